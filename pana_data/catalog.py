@@ -1,0 +1,139 @@
+"""The catalog: sources declared as data (YAML), metadata first.
+
+A source names its ``kind`` (a parser registered in ``pana_data.sources``), where its bytes come
+from (``url``: http(s), or a path relative to the catalog file) and under what licence, plus the
+options its kind understands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .schema.models import SOURCE_ID_PATTERN
+
+DEMO_CATALOG = Path(__file__).parent / "demo" / "catalog.yaml"
+
+
+class CatalogError(ValueError):
+    """A catalog that cannot be used; the message names the file and the source."""
+
+
+class SourceSpec(BaseModel):
+    """One source of the catalog."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=SOURCE_ID_PATTERN, description="Identifiant de la source (kebab-case).")
+    kind: str = Field(description="Type de source (parseur enregistré).")
+    url: str = Field(description="URL http(s) ou chemin relatif au fichier du catalogue.")
+    licence: str = Field(description="Licence des données de la source.")
+    title: str | None = Field(None, description="Titre lisible de la source.")
+    publisher: str | None = Field(None, description="Organisation qui publie la source.")
+    frequency: Literal["daily", "weekly", "monthly", "manual"] = Field(
+        "manual", description="Fréquence de moissonnage."
+    )
+    format: Literal["csv", "xlsx", "json"] | None = Field(
+        None, description="Format du fichier ; déduit de l'extension sinon."
+    )
+    encoding: str | None = Field(None, description="Encodage ; détecté sinon.")
+    delimiter: str | None = Field(None, description="Séparateur CSV ; détecté sinon.")
+    sheet: str | None = Field(None, description="Feuille XLSX ; la première sinon.")
+    records_path: str | None = Field(
+        None, description="Chemin pointé vers la liste dans un JSON (ex. data.items)."
+    )
+    record_id: str | None = Field(
+        None, description="Colonne identifiant l'enregistrement ; numéro de ligne sinon."
+    )
+    mapping: dict[str, str | list[str]] = Field(
+        default_factory=dict,
+        description="Champ du schéma -> colonne(s) de la source (plusieurs : jointes).",
+    )
+    lookups: dict[str, dict[str, str | None]] = Field(
+        default_factory=dict,
+        description="Champ de liste de codes -> {valeur source: code} (null : ignorer).",
+    )
+    constants: dict[str, Any] = Field(
+        default_factory=dict, description="Champ du schéma -> valeur fixée pour tous les lignes."
+    )
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_char(cls, value: str | None) -> str | None:
+        if value is not None and value not in (",", ";", "\t", "|"):
+            raise ValueError("delimiter must be one of , ; | or a tab")
+        return value
+
+
+class Catalog(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = "Catalogue PANA"
+    publisher: str = "pana-data"
+    sources: list[SourceSpec]
+    path: Path | None = Field(None, exclude=True)
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_ids(cls, sources: list[SourceSpec]) -> list[SourceSpec]:
+        seen: set[str] = set()
+        for spec in sources:
+            if spec.id in seen:
+                raise ValueError(f"source id {spec.id!r} appears twice")
+            seen.add(spec.id)
+        return sources
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent if self.path else Path.cwd()
+
+    def source(self, source_id: str) -> SourceSpec:
+        for spec in self.sources:
+            if spec.id == source_id:
+                return spec
+        raise KeyError(f"no source {source_id!r} in {self.path}")
+
+    def location(self, spec: SourceSpec) -> str:
+        """An http(s) URL as is, or the absolute path of a local file."""
+        if spec.url.startswith(("http://", "https://")):
+            return spec.url
+        if "://" in spec.url:
+            raise CatalogError(f"{self.path}: source {spec.id}: unsupported URL {spec.url!r}")
+        path = Path(spec.url)
+        return str(path if path.is_absolute() else (self.base_dir / path).resolve())
+
+    def priority(self, source_id: str) -> int:
+        """Catalog order is source priority when values conflict (first wins)."""
+        return [s.id for s in self.sources].index(source_id)
+
+
+def load_catalog(path: str | Path | None = None) -> Catalog:
+    path = Path(path) if path else DEMO_CATALOG
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CatalogError(f"cannot read catalog {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise CatalogError(f"{path}: a catalog is a mapping with a 'sources' list")
+    try:
+        catalog = Catalog.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = list(err["loc"])
+            where = ""
+            if len(loc) >= 2 and loc[0] == "sources" and isinstance(loc[1], int):
+                raw = data.get("sources", [])[loc[1]]
+                sid = raw.get("id", f"#{loc[1] + 1}") if isinstance(raw, dict) else loc[1]
+                where = f"source {sid}: "
+                loc = loc[2:]
+            field = ".".join(str(p) for p in loc)
+            problems.append(f"{where}{field}: {err['msg']}")
+        raise CatalogError(f"{path}: invalid catalog:\n  " + "\n  ".join(problems)) from exc
+    catalog.path = path.resolve()
+    return catalog

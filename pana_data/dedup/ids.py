@@ -1,0 +1,62 @@
+"""Stable actor ids: a rebuilt cluster inherits the id most of its members held in the previous
+run; otherwise an opaque id is minted once and never reused."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+from collections import Counter
+
+import duckdb
+
+from .match import RecordKey
+
+ID_PREFIX = "pana-"
+
+
+def mint(seed: str, taken: set[str]) -> str:
+    salt = 0
+    while True:
+        digest = hashlib.sha256(f"{seed}#{salt}".encode()).digest()
+        candidate = ID_PREFIX + base64.b32encode(digest).decode().lower()[:12]
+        if candidate not in taken:
+            return candidate
+        salt += 1
+
+
+def assign_ids(
+    con: duckdb.DuckDBPyConnection, clusters: list[list[RecordKey]]
+) -> dict[str, list[RecordKey]]:
+    """Return actor id -> members, and record membership and minted ids in the store."""
+    previous = {
+        (s, r): a for a, s, r in con.execute("SELECT * FROM actor_members").fetchall()
+    }
+    ever = {row[0] for row in con.execute("SELECT actor_id FROM actor_ids").fetchall()}
+    used: set[str] = set()
+    minted: list[str] = []
+    result: dict[str, list[RecordKey]] = {}
+    # Larger clusters choose first, so a split keeps the id with the bigger part.
+    for members in sorted(clusters, key=lambda m: (-len(m), m[0])):
+        votes = Counter(previous[m] for m in members if m in previous)
+        inherited = [
+            a for a, _ in sorted(votes.items(), key=lambda kv: (-kv[1], kv[0])) if a not in used
+        ]
+        if inherited:
+            actor_id = inherited[0]
+        else:
+            actor_id = mint("\x1f".join(members[0]), ever | used)
+            minted.append(actor_id)
+        used.add(actor_id)
+        result[actor_id] = members
+
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    con.execute("BEGIN TRANSACTION")
+    con.execute("DELETE FROM actor_members")
+    con.executemany(
+        "INSERT INTO actor_members VALUES (?, ?, ?)",
+        [(a, s, r) for a, members in result.items() for s, r in members],
+    )
+    con.executemany("INSERT INTO actor_ids VALUES (?, ?)", [(a, now) for a in minted])
+    con.execute("COMMIT")
+    return result

@@ -1,0 +1,58 @@
+"""Kind ``table``: any partner CSV, XLSX or JSON list, mapped to the schema by the catalog."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..archive import ArchivedBody
+from ..catalog import SourceSpec
+from .base import RawRecord, register
+from .tabular import FormatError, detect_format, read_rows
+
+
+def _columns(spec: SourceSpec) -> dict[str, list[str]]:
+    return {
+        target: [cols] if isinstance(cols, str) else list(cols)
+        for target, cols in spec.mapping.items()
+    }
+
+
+@register("table")
+def parse_table(spec: SourceSpec, body: ArchivedBody) -> Iterator[RawRecord]:
+    fmt = spec.format or detect_format(spec.url)
+    rows = read_rows(
+        body.read(),
+        fmt,
+        encoding=spec.encoding,
+        delimiter=spec.delimiter,
+        sheet=spec.sheet,
+        records_path=spec.records_path,
+    )
+    mapping = _columns(spec)
+    checked = False
+    for number, row in enumerate(rows, start=1):
+        if not checked:
+            wanted = {c for cols in mapping.values() for c in cols}
+            if spec.record_id:
+                wanted.add(spec.record_id)
+            missing = sorted(wanted - set(row))
+            if missing:
+                raise FormatError(
+                    f"source {spec.id}: column(s) {', '.join(missing)} not found; "
+                    f"columns are: {', '.join(k for k in row if k != '__extra__')}"
+                )
+            checked = True
+        fields: dict = dict(spec.constants)
+        for target, cols in mapping.items():
+            values = [row.get(c) for c in cols]
+            values = [v for v in values if v not in (None, "")]
+            if not values:
+                continue
+            if len(values) == 1:
+                fields[target] = values[0]
+            elif all(isinstance(v, str) for v in values):
+                fields[target] = " ".join(values)
+            else:
+                fields[target] = values
+        record_id = row.get(spec.record_id) if spec.record_id else str(number)
+        yield RawRecord(record_id=record_id, fields=fields, raw=row, row_number=number)

@@ -1,0 +1,131 @@
+"""The DuckDB store: records, rejects, warnings, harvests and actor membership.
+
+Tables are derived from the schema models, so a new field needs no hand-written DDL. Loading a
+source replaces that source's rows in one transaction: a failed load leaves the last good harvest.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from .archive import ArchivedBody
+from .schema import SourceRecord
+from .schema.generate import _resolve
+
+_SCALAR_TYPES = {"string": "VARCHAR", "number": "DOUBLE", "integer": "BIGINT", "boolean": "BOOLEAN"}
+
+
+def record_columns() -> dict[str, str]:
+    """Column name -> DuckDB type of the ``records`` table, from ``SourceRecord``."""
+    schema = SourceRecord.model_json_schema()
+    defs = schema.get("$defs", {})
+    columns = {"source_id": "VARCHAR", "record_id": "VARCHAR"}
+    for name, prop in schema["properties"].items():
+        if name in columns:
+            continue
+        prop, _ = _resolve(prop, defs)
+        if prop.get("type") == "array":
+            columns[name] = "VARCHAR[]"
+        elif prop.get("format") == "date":
+            columns[name] = "DATE"
+        else:
+            columns[name] = _SCALAR_TYPES.get(prop.get("type", "string"), "VARCHAR")
+    return columns
+
+
+ISSUE_COLUMNS = {
+    "source_id": "VARCHAR",
+    "record_id": "VARCHAR",
+    "field": "VARCHAR",
+    "reason": "VARCHAR",
+    "raw": "VARCHAR",
+}
+
+
+def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path))
+    cols = ", ".join(f"{name} {kind}" for name, kind in record_columns().items())
+    issues = ", ".join(f"{name} {kind}" for name, kind in ISSUE_COLUMNS.items())
+    con.execute(f"CREATE TABLE IF NOT EXISTS records ({cols}, PRIMARY KEY (source_id, record_id))")
+    con.execute(f"CREATE TABLE IF NOT EXISTS rejects ({issues})")
+    con.execute(f"CREATE TABLE IF NOT EXISTS warnings ({issues})")
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS harvests (source_id VARCHAR PRIMARY KEY, url VARCHAR, "
+        "sha256 VARCHAR, size BIGINT, fetched_at VARCHAR, rows BIGINT, accepted BIGINT, "
+        "rejected BIGINT, warnings BIGINT)"
+    )
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS actor_members (actor_id VARCHAR, source_id VARCHAR, "
+        "record_id VARCHAR, PRIMARY KEY (source_id, record_id))"
+    )
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS actor_ids (actor_id VARCHAR PRIMARY KEY, minted_at VARCHAR)"
+    )
+    return con
+
+
+def _read_jsonl(path: str, columns: dict[str, str]) -> str:
+    spec = "{" + ", ".join(f"'{k}': '{v}'" for k, v in columns.items()) + "}"
+    return (
+        f"SELECT {', '.join(columns)} FROM read_json('{path}', "
+        f"format='newline_delimited', columns={spec})"
+    )
+
+
+def load_source(
+    con: duckdb.DuckDBPyConnection,
+    source_id: str,
+    staged: dict[str, str],
+    body: ArchivedBody,
+    summary: dict[str, int],
+) -> None:
+    """Replace one source's rows with its staged output, atomically."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table, columns in (
+            ("records", record_columns()),
+            ("rejects", ISSUE_COLUMNS),
+            ("warnings", ISSUE_COLUMNS),
+        ):
+            con.execute(f"DELETE FROM {table} WHERE source_id = ?", [source_id])
+            if Path(staged[table]).stat().st_size:
+                con.execute(f"INSERT INTO {table} {_read_jsonl(staged[table], columns)}")
+        con.execute("DELETE FROM harvests WHERE source_id = ?", [source_id])
+        con.execute(
+            "INSERT INTO harvests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                source_id,
+                body.url,
+                body.sha256,
+                body.size,
+                body.fetched_at,
+                summary["rows"],
+                summary["accepted"],
+                summary["rejected"],
+                summary["warnings"],
+            ],
+        )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+def fetch_dicts(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> list[dict]:
+    cursor = con.execute(sql, params or [])
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def harvest_summaries(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    return fetch_dicts(con, "SELECT * FROM harvests ORDER BY source_id")
+
+
+def as_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
