@@ -23,9 +23,7 @@ def harvest(spec: SourceSpec, catalog: Catalog, archive: Archive) -> ArchivedBod
     location = catalog.location(spec)
     if location.startswith(("http://", "https://")):
         try:
-            response = requests.get(
-                location, timeout=TIMEOUT, headers={"User-Agent": USER_AGENT}
-            )
+            response = requests.get(location, timeout=TIMEOUT, headers={"User-Agent": USER_AGENT})
             response.raise_for_status()
         except requests.RequestException as exc:
             raise HarvestError(f"source {spec.id}: cannot fetch {location}: {exc}") from exc

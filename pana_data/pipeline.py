@@ -88,7 +88,9 @@ def publish_stage(
     con = connect(ws.db)
     try:
         order = "ORDER BY source_id, record_id, field"
-        rejects = fetch_dicts(con, f"SELECT source_id, record_id, field, reason FROM rejects {order}")
+        rejects = fetch_dicts(
+            con, f"SELECT source_id, record_id, field, reason FROM rejects {order}"
+        )
         warnings = fetch_dicts(
             con, f"SELECT source_id, record_id, field, reason FROM warnings {order}"
         )

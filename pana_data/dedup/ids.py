@@ -29,9 +29,7 @@ def assign_ids(
     con: duckdb.DuckDBPyConnection, clusters: list[list[RecordKey]]
 ) -> dict[str, list[RecordKey]]:
     """Return actor id -> members, and record membership and minted ids in the store."""
-    previous = {
-        (s, r): a for a, s, r in con.execute("SELECT * FROM actor_members").fetchall()
-    }
+    previous = {(s, r): a for a, s, r in con.execute("SELECT * FROM actor_members").fetchall()}
     ever = {row[0] for row in con.execute("SELECT actor_id FROM actor_ids").fetchall()}
     used: set[str] = set()
     minted: list[str] = []

@@ -68,9 +68,7 @@ def export_csv(release: Release) -> str:
 
 @exporter("actors.json")
 def export_json(release: Release) -> str:
-    data = [
-        {c: a.model_dump(mode="json")[c] for c in Actor.columns()} for a in release.actors
-    ]
+    data = [{c: a.model_dump(mode="json")[c] for c in Actor.columns()} for a in release.actors]
     text = json.dumps(data, ensure_ascii=False, indent=1)
     (release.folder / "actors.json").write_text(text + "\n", encoding="utf-8")
     return "actors.json"
@@ -137,7 +135,9 @@ def sha256_of(path: Path) -> str:
 
 def _simple_schema(columns: list[str], key: list[str] | None = None) -> dict[str, Any]:
     schema: dict[str, Any] = {
-        "fields": [{"name": c, "type": "string", "constraints": {"required": True}} for c in columns]
+        "fields": [
+            {"name": c, "type": "string", "constraints": {"required": True}} for c in columns
+        ]
     }
     if key:
         schema["primaryKey"] = key
@@ -196,9 +196,7 @@ def export_datapackage(release: Release) -> str:
                 "path": "https://www.etalab.gouv.fr/licence-ouverte-open-licence",
             }
         ],
-        "sources": [
-            {"title": s["source_id"], "path": s.get("url") or ""} for s in release.sources
-        ],
+        "sources": [{"title": s["source_id"], "path": s.get("url") or ""} for s in release.sources],
         "resources": resources,
     }
     text = json.dumps(package, ensure_ascii=False, indent=2)

@@ -36,7 +36,9 @@ def codelists_graph() -> Graph:
         g.add((scheme, RDF.type, SKOS.ConceptScheme))
         g.add((scheme, SKOS.prefLabel, Literal(codes.__name__, lang="en")))
         if codes.__doc__:
-            g.add((scheme, DCTERMS.description, Literal(" ".join(codes.__doc__.split()), lang="fr")))
+            g.add(
+                (scheme, DCTERMS.description, Literal(" ".join(codes.__doc__.split()), lang="fr"))
+            )
         for member in codes:
             concept = concept_uri(name, member.value)
             g.add((concept, RDF.type, SKOS.Concept))

@@ -1,7 +1,15 @@
 """The open schema: pydantic models, code lists and the generators of derived artifacts."""
 
-from .codelists import CODE_LISTS, CodeList, Label, NiveauService, Reseau, Statut, Thematique
-from .codelists import Typologie
+from .codelists import (
+    CODE_LISTS,
+    CodeList,
+    Label,
+    NiveauService,
+    Reseau,
+    Statut,
+    Thematique,
+    Typologie,
+)
 from .models import (
     MULTI_SEPARATOR,
     SCHEMA_VERSION,

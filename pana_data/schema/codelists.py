@@ -6,11 +6,11 @@ JSON Schema, Table Schema and SKOS are generated from these classes; nothing kee
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class CodeList(str, Enum):
+class CodeList(StrEnum):
     """A code: ``value`` (published), ``label`` (French) and ``description``."""
 
     label: str
@@ -22,9 +22,6 @@ class CodeList(str, Enum):
         obj.label = label
         obj.description = description
         return obj
-
-    def __str__(self) -> str:  # so f-strings and CSV writers give the code
-        return self.value
 
     @classmethod
     def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 from .models import MULTI_SEPARATOR, SCHEMA_VERSION, Actor
@@ -141,13 +140,3 @@ def artifacts() -> dict[str, str]:
         f"schemas/v{MAJOR}/actor.schema.json": dump(json_schema()),
         f"schemas/v{MAJOR}/actor.tableschema.json": dump(table_schema()),
     }
-
-
-def write_artifacts(root: Path, extra: dict[str, str] | None = None) -> list[Path]:
-    written = []
-    for rel, text in {**artifacts(), **(extra or {})}.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written

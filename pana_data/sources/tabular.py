@@ -69,7 +69,9 @@ def read_csv(data: bytes, encoding: str | None, delimiter: str | None) -> Iterat
     except (UnicodeDecodeError, LookupError) as exc:
         raise FormatError(f"cannot decode as {encoding}: {exc}") from exc
     text = text.lstrip("\ufeff")
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter or detect_delimiter(text))
+    reader = csv.DictReader(
+        io.StringIO(text, newline=""), delimiter=delimiter or detect_delimiter(text)
+    )
     if reader.fieldnames is None:
         return
     reader.fieldnames = [(name or "").strip() for name in reader.fieldnames]

@@ -1,0 +1,65 @@
+"""The pipeline flow: one task per source per stage (harvest, parse, load), then deduplicate and
+publish. Tasks are thin wrappers over ``pana_data.pipeline``; records are processed inside tasks,
+never one task per record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+
+from pana_data import pipeline as lib
+from pana_data.archive import ArchivedBody
+from pana_data.catalog import Catalog, load_catalog
+
+
+@task(task_run_name="harvest-{source_id}")
+def harvest_source(catalog: Catalog, source_id: str, ws: lib.Workspace) -> ArchivedBody:
+    return lib.harvest_stage(catalog, source_id, ws)
+
+
+@task(task_run_name="parse-{source_id}")
+def parse_source(catalog: Catalog, source_id: str, body: ArchivedBody, ws: lib.Workspace) -> dict:
+    return lib.parse_stage(catalog, source_id, body, ws)
+
+
+@task(task_run_name="load-{source_id}")
+def load_source(source_id: str, parsed: dict, body: ArchivedBody, ws: lib.Workspace) -> None:
+    lib.load_stage(source_id, parsed, body, ws)
+
+
+@task
+def deduplicate(catalog: Catalog, ws: lib.Workspace) -> tuple:
+    return lib.dedup_stage(catalog, ws)
+
+
+@task
+def publish(catalog: Catalog, ws: lib.Workspace, dedup: tuple, failures: dict) -> str:
+    actors, members = dedup
+    return str(lib.publish_stage(catalog, ws, actors, members, failures))
+
+
+@flow(name="pana-pipeline")
+def pipeline(catalog_path: str | None = None, out_dir: str = str(lib.DEFAULT_OUT)) -> str:
+    """Harvest every source concurrently, load what succeeded, deduplicate, publish a version.
+
+    A failing source is logged and reported; its last good harvest is used and it never stops
+    the others."""
+    logger = get_run_logger()
+    catalog = load_catalog(catalog_path)
+    ws = lib.Workspace(Path(out_dir))
+    harvested = {s.id: harvest_source.submit(catalog, s.id, ws) for s in catalog.sources}
+    parsed = {
+        sid: parse_source.submit(catalog, sid, future, ws) for sid, future in harvested.items()
+    }
+    failures: dict[str, str] = {}
+    for sid, future in parsed.items():
+        try:
+            body = harvested[sid].result()
+            load_source(sid, future.result(), body, ws)
+        except Exception as exc:  # noqa: BLE001 - reported per source, never raised
+            logger.error("source %s failed: %s", sid, exc)
+            failures[sid] = f"{type(exc).__name__}: {exc}"
+    version = publish(catalog, ws, deduplicate(catalog, ws), failures)
+    logger.info("published %s", version)
+    return version

@@ -1,0 +1,45 @@
+"""Shared test helpers: paths and writers of fixtures in the sources' real formats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+DEMO = ROOT / "pana_data" / "demo"
+
+LAMEDNUM_HEADER = (
+    "id,pivot,nom,commune,code_postal,code_insee,adresse,complement_adresse,latitude,longitude,"
+    "typologie,telephone,courriels,site_web,horaires,presentation_resume,presentation_detail,"
+    "source,itinerance,structure_parente,date_maj,services,publics_specifiquement_adresses,"
+    "prise_en_charge_specifique,frais_a_charge,dispositif_programmes_nationaux,formations_labels,"
+    "autres_formations_labels,modalites_acces,modalites_accompagnement,fiche_acces_libre,prise_rdv"
+).split(",")
+
+
+def lamednum_csv(rows: list[dict]) -> bytes:
+    """A LaMednum CSV (UTF-8, comma) with the full v1.0.2 header."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=LAMEDNUM_HEADER, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+    return buf.getvalue().encode("utf-8")
+
+
+def partner_csv(header: list[str], rows: list[list[str]], encoding="cp1252", sep=";") -> bytes:
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter=sep, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue().encode(encoding)
+
+
+def tool(name: str) -> str | None:
+    """A console script of this environment, or a system tool."""
+    local = Path(sys.executable).parent / name
+    return str(local) if local.exists() else shutil.which(name)

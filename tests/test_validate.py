@@ -1,0 +1,68 @@
+"""Validation: rejects name source, record and field; warnings never reject; nothing is lost."""
+
+from pana_data.catalog import SourceSpec
+from pana_data.sources import RawRecord
+from pana_data.validate import validate_rows
+
+
+def spec() -> SourceSpec:
+    return SourceSpec(id="partner", kind="table", url="x.csv", licence="etalab-2.0")
+
+
+def raw(record_id, n=1, **fields):
+    return RawRecord(record_id=record_id, fields=fields, raw={"row": n, **fields}, row_number=n)
+
+
+def test_invalid_fields_quarantine_the_record_with_reasons():
+    result = validate_rows(
+        spec(),
+        [
+            raw("1", nom="OK", telephone="05 55 45 61 00"),
+            raw("2", 2, nom="Bad", telephone="NC", siret="12345678901234"),
+        ],
+    )
+    assert [r.record_id for r in result.records] == ["1"]
+    rejects = {(r.record_id, r.field): r.reason for r in result.rejects}
+    assert set(rejects) == {("2", "telephone"), ("2", "siret")}
+    assert "NC" in rejects[("2", "telephone")]
+    assert "Luhn" in rejects[("2", "siret")]
+    assert all(
+        r.raw == {"row": 2, "nom": "Bad", "telephone": "NC", "siret": "12345678901234"}
+        for r in result.rejects
+    )
+    assert result.summary() == {"rows": 2, "accepted": 1, "rejected": 1, "warnings": 0}
+
+
+def test_unknown_code_is_a_warning_not_a_rejection():
+    result = validate_rows(spec(), [raw("1", nom="X", thematiques="Communication;Vote en ligne")])
+    (record,) = result.records
+    assert [t.value for t in record.thematiques] == ["communication"]
+    assert [(w.record_id, w.field) for w in result.warnings] == [("1", "thematiques")]
+    assert result.rejects == []
+
+
+def test_labels_match_codes_without_accents_or_case():
+    result = validate_rows(
+        spec(), [raw("1", nom="X", thematiques="PROTECTION DES DONNEES|Bénévolat")]
+    )
+    assert [t.value for t in result.records[0].thematiques] == [
+        "protection-des-donnees",
+        "benevolat",
+    ]
+
+
+def test_missing_and_duplicate_record_ids_are_rejected():
+    result = validate_rows(
+        spec(), [raw(None, 1, nom="A"), raw("7", 2, nom="B"), raw("7", 3, nom="C")]
+    )
+    assert [r.record_id for r in result.records] == ["7"]
+    assert [(r.record_id, r.field, r.reason) for r in result.rejects] == [
+        ("row-1", "record_id", "record id is empty"),
+        ("7", "record_id", "record id appears twice"),
+    ]
+    assert result.rows == 3
+
+
+def test_missing_name_is_rejected():
+    result = validate_rows(spec(), [raw("1", code_postal="87000")])
+    assert [(r.field, r.reason) for r in result.rejects] == [("nom", "Field required")]
