@@ -56,8 +56,11 @@ class SourceSpec(BaseModel):
         default_factory=dict,
         description="Champ de liste de codes -> {valeur source: code} (null : ignorer).",
     )
+    min_rows: int = Field(
+        1, ge=0, description="Moins de lignes : la moisson échoue et la précédente est gardée."
+    )
     constants: dict[str, Any] = Field(
-        default_factory=dict, description="Champ du schéma -> valeur fixée pour tous les lignes."
+        default_factory=dict, description="Champ du schéma -> valeur fixée pour toutes les lignes."
     )
 
     @field_validator("delimiter")

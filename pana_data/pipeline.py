@@ -52,8 +52,18 @@ def harvest_stage(catalog: Catalog, source_id: str, ws: Workspace) -> ArchivedBo
     return harvest(catalog.source(source_id), catalog, ws.archive)
 
 
+class SourceAssertionError(RuntimeError):
+    """A harvest that breaks its source's declared assertions; the last good one is kept."""
+
+
 def parse_stage(catalog: Catalog, source_id: str, body: ArchivedBody, ws: Workspace) -> dict:
-    result = parse_source(catalog.source(source_id), body)
+    spec = catalog.source(source_id)
+    result = parse_source(spec, body)
+    if result.rows < spec.min_rows:
+        raise SourceAssertionError(
+            f"source {source_id}: {result.rows} rows, fewer than min_rows={spec.min_rows} "
+            f"(archived body {body.sha256[:12]})"
+        )
     return {"staged": write_staged(result, ws.staged), "summary": result.summary()}
 
 

@@ -49,12 +49,16 @@ def assign_ids(
         result[actor_id] = members
 
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    memberships = [(a, s, r) for a, members in result.items() for s, r in members]
     con.execute("BEGIN TRANSACTION")
-    con.execute("DELETE FROM actor_members")
-    con.executemany(
-        "INSERT INTO actor_members VALUES (?, ?, ?)",
-        [(a, s, r) for a, members in result.items() for s, r in members],
-    )
-    con.executemany("INSERT INTO actor_ids VALUES (?, ?)", [(a, now) for a in minted])
-    con.execute("COMMIT")
+    try:
+        con.execute("DELETE FROM actor_members")
+        if memberships:
+            con.executemany("INSERT INTO actor_members VALUES (?, ?, ?)", memberships)
+        if minted:
+            con.executemany("INSERT INTO actor_ids VALUES (?, ?)", [(a, now) for a in minted])
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
     return result

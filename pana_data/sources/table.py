@@ -17,6 +17,15 @@ def _columns(spec: SourceSpec) -> dict[str, list[str]]:
     }
 
 
+def _check_columns(spec: SourceSpec, wanted: set[str], columns: list[str]) -> None:
+    missing = sorted(wanted - set(columns))
+    if missing:
+        raise FormatError(
+            f"source {spec.id}: column(s) {', '.join(missing)} not found; "
+            f"columns are: {', '.join(c for c in columns if c != '__extra__')}"
+        )
+
+
 @register("table")
 def parse_table(spec: SourceSpec, body: ArchivedBody) -> Iterator[RawRecord]:
     fmt = spec.format or detect_format(spec.url)
@@ -29,18 +38,15 @@ def parse_table(spec: SourceSpec, body: ArchivedBody) -> Iterator[RawRecord]:
         records_path=spec.records_path,
     )
     mapping = _columns(spec)
-    checked = False
+    wanted = {c for cols in mapping.values() for c in cols} | (
+        {spec.record_id} if spec.record_id else set()
+    )
+    checked = rows.columns is not None
+    if checked:
+        _check_columns(spec, wanted, rows.columns)
     for number, row in enumerate(rows, start=1):
-        if not checked:
-            wanted = {c for cols in mapping.values() for c in cols}
-            if spec.record_id:
-                wanted.add(spec.record_id)
-            missing = sorted(wanted - set(row))
-            if missing:
-                raise FormatError(
-                    f"source {spec.id}: column(s) {', '.join(missing)} not found; "
-                    f"columns are: {', '.join(k for k in row if k != '__extra__')}"
-                )
+        if not checked:  # JSON has no header: check the first object
+            _check_columns(spec, wanted, list(row))
             checked = True
         fields: dict = dict(spec.constants)
         for target, cols in mapping.items():

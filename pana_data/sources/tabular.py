@@ -62,7 +62,18 @@ def _cell(value: Any) -> str | None:
     return text or None
 
 
-def read_csv(data: bytes, encoding: str | None, delimiter: str | None) -> Iterator[dict]:
+class Rows:
+    """Rows of a table, with its header when the format has one (CSV, XLSX)."""
+
+    def __init__(self, columns: list[str] | None, rows: Iterator[dict]):
+        self.columns = columns
+        self._rows = rows
+
+    def __iter__(self) -> Iterator[dict]:
+        return self._rows
+
+
+def read_csv(data: bytes, encoding: str | None, delimiter: str | None) -> Rows:
     encoding = encoding or detect_encoding(data)
     try:
         text = data.decode(encoding)
@@ -72,34 +83,39 @@ def read_csv(data: bytes, encoding: str | None, delimiter: str | None) -> Iterat
     reader = csv.DictReader(
         io.StringIO(text, newline=""), delimiter=delimiter or detect_delimiter(text)
     )
-    if reader.fieldnames is None:
-        return
-    reader.fieldnames = [(name or "").strip() for name in reader.fieldnames]
-    for row in reader:
-        extra = row.pop(None, None)
-        if extra:
-            row["__extra__"] = "|".join(extra)
-        yield {k: _cell(v) for k, v in row.items()}
+    columns = [(name or "").strip() for name in reader.fieldnames or []]
+    reader.fieldnames = columns
+
+    def rows() -> Iterator[dict]:
+        for row in reader:
+            extra = row.pop(None, None)
+            if extra:
+                row["__extra__"] = "|".join(extra)
+            yield {k: _cell(v) for k, v in row.items()}
+
+    return Rows(columns, rows())
 
 
-def read_xlsx(data: bytes, sheet: str | None) -> Iterator[dict]:
+def read_xlsx(data: bytes, sheet: str | None) -> Rows:
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a bad file
         raise FormatError(f"not a readable XLSX file: {exc}") from exc
     ws = book[sheet] if sheet else book.worksheets[0]
-    rows = ws.iter_rows(values_only=True)
-    header = next(rows, None)
-    if header is None:
-        return
+    cells = ws.iter_rows(values_only=True)
+    header = next(cells, None) or ()
     names = [str(h).strip() if h is not None else f"column_{i + 1}" for i, h in enumerate(header)]
-    for values in rows:
-        if values is None or all(v is None for v in values):
-            continue
-        yield {name: _cell(v) for name, v in zip(names, values, strict=False)}
+
+    def rows() -> Iterator[dict]:
+        for values in cells:
+            if values is None or all(v is None for v in values):
+                continue
+            yield {name: _cell(v) for name, v in zip(names, values, strict=False)}
+
+    return Rows(names, rows())
 
 
-def read_json(data: bytes, records_path: str | None) -> Iterator[dict]:
+def read_json(data: bytes, records_path: str | None) -> Rows:
     try:
         doc = json.loads(data.decode(detect_encoding(data)))
     except ValueError as exc:
@@ -113,7 +129,7 @@ def read_json(data: bytes, records_path: str | None) -> Iterator[dict]:
     for item in doc:
         if not isinstance(item, dict):
             raise FormatError(f"expected objects in the JSON list, got {type(item).__name__}")
-        yield _flatten(item)
+    return Rows(None, (_flatten(item) for item in doc))
 
 
 def _flatten(item: dict, prefix: str = "") -> dict:
@@ -138,7 +154,7 @@ def read_rows(
     delimiter: str | None = None,
     sheet: str | None = None,
     records_path: str | None = None,
-) -> Iterator[dict]:
+) -> Rows:
     if fmt == "csv":
         return read_csv(data, encoding, delimiter)
     if fmt == "xlsx":

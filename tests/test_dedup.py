@@ -1,0 +1,135 @@
+"""SIRET matching, one-source-one-place rule, stable ids across runs (real DuckDB)."""
+
+from stdnum import luhn
+
+from pana_data.archive import Archive
+from pana_data.catalog import SourceSpec
+from pana_data.dedup import deduplicate
+from pana_data.sources import RawRecord
+from pana_data.store import connect, load_source
+from pana_data.validate import validate_rows, write_staged
+
+
+def siret(base8: str, nic4: str) -> str:
+    head = base8 + luhn.calc_check_digit(base8) + nic4
+    return head + luhn.calc_check_digit(head)
+
+
+CITY = siret("21870085", "0001")
+MDA = siret("41852963", "0002")
+ORDER = ["lamednum", "partner", "ligue"]
+
+
+def load(tmp_path, con, source_id, rows):
+    spec = SourceSpec(id=source_id, kind="table", url="x", licence="x")
+    raws = [
+        RawRecord(record_id=rid, fields=fields, raw=fields, row_number=i)
+        for i, (rid, fields) in enumerate(rows, 1)
+    ]
+    result = validate_rows(spec, raws)
+    staged = write_staged(result, tmp_path / "staged")
+    body = Archive(tmp_path / "raw").put(source_id, "x", repr(rows).encode())
+    load_source(con, source_id, staged, body, result.summary())
+
+
+def run(con):
+    actors, members = deduplicate(con, ORDER.index)
+    return actors, {a: sorted(m) for a, m in members.items()}
+
+
+def groups(members):
+    return sorted(sorted(f"{s}/{r}" for s, r in m) for m in members.values())
+
+
+def test_shared_siret_across_sources_merges_but_not_within_a_source(tmp_path):
+    con = connect(tmp_path / "db.duckdb")
+    load(
+        tmp_path,
+        con,
+        "lamednum",
+        [
+            ("bib-1", {"nom": "Médiathèque centre", "siret": CITY, "code_postal": "87000"}),
+            ("bib-2", {"nom": "Médiathèque Beaubreuil", "siret": CITY, "code_postal": "87280"}),
+            (
+                "mda",
+                {
+                    "nom": "Maison des Associations de Limoges",
+                    "siret": MDA,
+                    "code_postal": "87000",
+                    "telephone": "+33555456100",
+                },
+            ),
+        ],
+    )
+    load(
+        tmp_path,
+        con,
+        "partner",
+        [
+            (
+                "1",
+                {
+                    "nom": "MDA LIMOGES",
+                    "siret": MDA,
+                    "code_postal": "87000",
+                    "courriel": "contact@mda-limoges.fr",
+                    "thematiques": "communication",
+                },
+            ),
+            ("2", {"nom": "Médiathèque (ville)", "siret": CITY, "code_postal": "87000"}),
+            ("3", {"nom": "Autre MDA", "siret": MDA, "code_postal": "19100"}),  # other town
+        ],
+    )
+    actors, members = run(con)
+    assert groups(members) == [
+        ["lamednum/bib-1", "partner/2"],
+        ["lamednum/bib-2"],
+        ["lamednum/mda", "partner/1"],
+        ["partner/3"],
+    ]
+    mda = next(a for a in actors if a.siret == MDA and a.code_postal == "87000")
+    # Catalog order decides: the LaMednum name wins, other fields are filled from the partner.
+    assert mda.nom == "Maison des Associations de Limoges"
+    assert mda.courriel == "contact@mda-limoges.fr" and mda.telephone == "+33555456100"
+    assert mda.sources == ["lamednum", "partner"]
+    assert [t.value for t in mda.thematiques] == ["communication"]
+
+
+def test_placeholder_siret_is_not_a_key(tmp_path):
+    con = connect(tmp_path / "db.duckdb")
+    load(tmp_path, con, "lamednum", [("a", {"nom": "A", "siret": "00000000000000"})])
+    load(tmp_path, con, "partner", [("b", {"nom": "B", "siret": "00000000000000"})])
+    _, members = run(con)
+    assert len(members) == 2
+
+
+def test_ids_are_stable_and_inherited(tmp_path):
+    con = connect(tmp_path / "db.duckdb")
+    load(
+        tmp_path,
+        con,
+        "partner",
+        [
+            ("1", {"nom": "MDA", "siret": MDA, "code_postal": "87000"}),
+            ("2", {"nom": "Bib", "siret": CITY, "code_postal": "87000"}),
+        ],
+    )
+    _, first = run(con)
+    _, again = run(con)
+    assert first == again  # unchanged input, unchanged ids
+
+    # A new source whose record sorts first joins the MDA: the cluster keeps its id.
+    load(tmp_path, con, "lamednum", [("0", {"nom": "MDA", "siret": MDA, "code_postal": "87000"})])
+    _, third = run(con)
+    mda_id = next(a for a, m in first.items() if ("partner", "1") in m)
+    assert sorted(third[mda_id]) == [("lamednum", "0"), ("partner", "1")]
+    bib_id = next(a for a, m in first.items() if ("partner", "2") in m)
+    assert third[bib_id] == [("partner", "2")]
+
+    # The MDA leaves the partner file: its id is not handed to anyone else, ever.
+    load(tmp_path, con, "partner", [("2", {"nom": "Bib", "siret": CITY, "code_postal": "87000"})])
+    load(tmp_path, con, "lamednum", [("9", {"nom": "Nouveau", "code_postal": "87000"})])
+    _, fourth = run(con)
+    assert mda_id not in fourth
+    assert bib_id in fourth
+    assert len(fourth) == 2

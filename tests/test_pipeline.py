@@ -1,0 +1,269 @@
+"""The library pipeline end to end on real files, without Prefect."""
+
+import csv
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from pana_data.pipeline import run_pipeline
+from pana_data.schema.generate import json_schema
+from tests.helpers import DEMO, FIXTURES, lamednum_csv, partner_csv, tool
+
+SIX_FILES = {
+    "actors.csv",
+    "actors.json",
+    "actors.ttl",
+    "actors_sources.csv",
+    "rejects.csv",
+    "datapackage.json",
+}
+
+
+def read_csv(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def demo_input_ids() -> dict[str, set[str]]:
+    """Record ids of every demo input row, read independently of the pipeline."""
+    data = DEMO / "data"
+    with (data / "2026-10-15_hubik_lieux-de-mediation-numerique_nouvelle-aquitaine.csv").open(
+        encoding="utf-8"
+    ) as f:
+        lamednum = {row["id"] for row in csv.DictReader(f)}
+    with (data / "rnma_annuaire_maisons_associations.csv").open(encoding="cp1252") as f:
+        rnma = {str(i) for i, _ in enumerate(csv.DictReader(f, delimiter=";"), 1)}
+    ligue = {
+        item["code"]
+        for item in json.loads((data / "ligue-guidasso-structures.json").read_text())["data"]
+    }
+    return {
+        "lamednum-nouvelle-aquitaine": lamednum,
+        "rnma-maisons-associations": rnma,
+        "ligue-guidasso": ligue,
+    }
+
+
+@pytest.fixture(scope="module")
+def demo_release(tmp_path_factory):
+    out = tmp_path_factory.mktemp("published")
+    version = run_pipeline(None, out)
+    return out, version
+
+
+def test_demo_publishes_the_six_files(demo_release):
+    out, version = demo_release
+    latest = out / "latest"
+    assert latest.is_symlink() and latest.resolve() == version.resolve()
+    assert SIX_FILES <= {p.name for p in latest.iterdir()}
+    versions = json.loads((out / "versions.json").read_text())
+    assert versions["latest"] == version.name
+    assert [v["id"] for v in versions["versions"]] == [version.name]
+
+
+def test_every_input_row_is_published_or_rejected(demo_release):
+    out, _ = demo_release
+    accepted: dict[str, set[str]] = {}
+    for row in read_csv(out / "latest" / "actors_sources.csv"):
+        key = row["record_id"]
+        assert key not in accepted.setdefault(row["source_id"], set()), "record published twice"
+        accepted[row["source_id"]].add(key)
+    rejected: dict[str, set[str]] = {}
+    for row in read_csv(out / "latest" / "rejects.csv"):
+        rejected.setdefault(row["source_id"], set()).add(row["record_id"])
+        assert row["field"] and row["reason"]
+    for source_id, ids in demo_input_ids().items():
+        got_accepted = accepted.get(source_id, set())
+        got_rejected = rejected.get(source_id, set())
+        assert not got_accepted & got_rejected
+        assert got_accepted | got_rejected == ids, source_id
+    # The demo's messiness is really exercised.
+    assert rejected and all(rejected.values())
+
+
+def test_demo_overlaps_are_merged(demo_release):
+    out, _ = demo_release
+    actors = json.loads((out / "latest" / "actors.json").read_text())
+    mda = [a for a in actors if a["siret"] == "41852963200022"]
+    assert len(mda) == 1
+    assert set(mda[0]["sources"]) == {
+        "lamednum-nouvelle-aquitaine",
+        "rnma-maisons-associations",
+        "ligue-guidasso",
+    }
+    # A city's libraries share its SIRET but stay distinct actors.
+    city = [a for a in actors if a["siret"] == "21870085400019"]
+    assert len(city) == 2
+    bourg = next(a for a in actors if a["commune"] == "Bourg-en-Bresse")
+    assert bourg["code_postal"] == "01000" and bourg["telephone"] == "+33474451234"
+
+
+def test_actors_json_conforms_to_the_generated_schema(demo_release):
+    out, _ = demo_release
+    schema = json_schema()
+    for actor in json.loads((out / "latest" / "actors.json").read_text()):
+        jsonschema.validate(actor, schema)
+
+
+def test_datapackage_validates_with_frictionless(demo_release):
+    out, _ = demo_release
+    frictionless = tool("frictionless")
+    assert frictionless, "frictionless is a dependency"
+    result = subprocess.run(
+        [frictionless, "validate", "--json", "datapackage.json"],
+        cwd=out / "latest",
+        capture_output=True,
+        text=True,
+    )
+    report = json.loads(result.stdout)
+    assert report["valid"], json.dumps(report, indent=1)[:3000]
+    names = {t["name"] for t in report["tasks"]}
+    assert "acteurs" in names
+
+
+def test_tampered_csv_fails_the_datapackage_hash(demo_release, tmp_path):
+    out, _ = demo_release
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for p in (out / "latest").iterdir():
+        (copy / p.name).write_bytes(p.read_bytes())
+    with (copy / "actors.csv").open("a") as f:
+        f.write("\n")
+    report = subprocess.run(
+        [tool("frictionless"), "validate", "--json", "datapackage.json"],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+    )
+    assert json.loads(report.stdout)["valid"] is False
+
+
+def test_turtle_passes_rapper(demo_release):
+    out, _ = demo_release
+    rapper = tool("rapper")
+    if rapper is None:
+        if os.environ.get("CI"):
+            pytest.fail("rapper (raptor2-utils) must be installed in CI")
+        pytest.skip("rapper not installed (apt-get install raptor2-utils)")
+    result = subprocess.run(
+        [rapper, "-i", "turtle", "-c", str(out / "latest" / "actors.ttl")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "returned" in result.stderr and " 0 triples" not in result.stderr
+
+
+def test_second_run_keeps_ids_and_adds_a_version(demo_release, tmp_path):
+    out = tmp_path / "out"
+    first = run_pipeline(None, out)
+    second = run_pipeline(None, out)
+    assert first.name != second.name and (first / "actors.csv").exists()
+    ids = [sorted(r["id"] for r in read_csv(v / "actors.csv")) for v in (first, second)]
+    assert ids[0] == ids[1]
+    assert json.loads((out / "versions.json").read_text())["latest"] == second.name
+
+
+def write_catalog(tmp_path: Path, sources: list[dict]) -> Path:
+    path = tmp_path / "catalog.yaml"
+    path.write_text(yaml.safe_dump({"sources": sources}, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+PARTNER_HEADER = ["Structure", "Code postal", "Commune", "Tél", "SIRET"]
+
+
+def test_failing_source_does_not_block_the_others(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "lieux.csv").write_bytes(
+        (FIXTURES / "lamednum-exemple-valide.csv").read_bytes()
+    )
+    catalog = write_catalog(
+        tmp_path,
+        [
+            {
+                "id": "lieux",
+                "kind": "mediation-numerique",
+                "url": "data/lieux.csv",
+                "licence": "etalab-2.0",
+            },
+            {
+                "id": "absent",
+                "kind": "table",
+                "url": "data/absent.csv",
+                "licence": "x",
+                "mapping": {"nom": "Structure"},
+            },
+        ],
+    )
+    version = run_pipeline(catalog, tmp_path / "out")
+    report = json.loads((version / "report.json").read_text())
+    status = {s["source_id"]: s for s in report["sources"]}
+    assert status["lieux"]["status"] == "ok"
+    assert status["absent"]["status"] == "failed"
+    assert "absent.csv" in status["absent"]["error"]
+    assert len(read_csv(version / "actors.csv")) == 1
+
+    # The source comes back, then breaks: its last good harvest is used, marked stale.
+    (tmp_path / "data" / "absent.csv").write_bytes(
+        partner_csv(PARTNER_HEADER, [["MDA de Tulle", "19000", "Tulle", "0555000000", ""]])
+    )
+    run_pipeline(catalog, tmp_path / "out")
+    (tmp_path / "data" / "absent.csv").write_bytes(b"\x00garbage")
+    catalog.write_text(catalog.read_text().replace("Structure", "Nom"))
+    third = run_pipeline(catalog, tmp_path / "out")
+    status = {s["source_id"]: s for s in json.loads((third / "report.json").read_text())["sources"]}
+    assert status["absent"]["status"] == "stale"
+    assert {r["nom"] for r in read_csv(third / "actors.csv")} == {"Anonymal", "MDA de Tulle"}
+
+
+def test_http_source_goes_through_the_archive(tmp_path, httpserver):
+    body = lamednum_csv(
+        [
+            {
+                "id": "h1",
+                "pivot": "00000000000000",
+                "nom": "EPN en ligne",
+                "commune": "Tulle",
+                "code_postal": "19000",
+                "adresse": "1 place",
+                "date_maj": "2026-10-01",
+            }
+        ]
+    )
+    httpserver.expect_request("/lieux.csv").respond_with_data(body, content_type="text/csv")
+    catalog = write_catalog(
+        tmp_path,
+        [
+            {
+                "id": "distant",
+                "kind": "mediation-numerique",
+                "url": httpserver.url_for("/lieux.csv"),
+                "licence": "etalab-2.0",
+            }
+        ],
+    )
+    version = run_pipeline(catalog, tmp_path / "out")
+    assert [r["nom"] for r in read_csv(version / "actors.csv")] == ["EPN en ligne"]
+    request, _ = httpserver.log[0]
+    assert request.headers["User-Agent"].startswith("pana-data/")
+    index = (tmp_path / "out" / "work" / "raw" / "index.jsonl").read_text().splitlines()
+    entry = json.loads(index[-1])
+    assert entry["url"] == httpserver.url_for("/lieux.csv") and entry["status"] == 200
+    assert Path(entry["path"]).read_bytes() == body
+
+
+def test_http_error_is_a_source_failure(tmp_path, httpserver):
+    httpserver.expect_request("/gone.csv").respond_with_data("no", status=404)
+    catalog = write_catalog(
+        tmp_path,
+        [{"id": "gone", "kind": "table", "url": httpserver.url_for("/gone.csv"), "licence": "x"}],
+    )
+    version = run_pipeline(catalog, tmp_path / "out")
+    (status,) = json.loads((version / "report.json").read_text())["sources"]
+    assert status["status"] == "failed" and "404" in status["error"]
