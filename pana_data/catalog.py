@@ -13,7 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .schema.models import SOURCE_ID_PATTERN
+from .schema.models import SOURCE_ID_PATTERN, ActorData
 
 DEMO_CATALOG = Path(__file__).parent / "demo" / "catalog.yaml"
 
@@ -27,41 +27,57 @@ class SourceSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(pattern=SOURCE_ID_PATTERN, description="Identifiant de la source (kebab-case).")
-    kind: str = Field(description="Type de source (parseur enregistré).")
-    url: str = Field(description="URL http(s) ou chemin relatif au fichier du catalogue.")
-    licence: str = Field(description="Licence des données de la source.")
-    title: str | None = Field(None, description="Titre lisible de la source.")
-    publisher: str | None = Field(None, description="Organisation qui publie la source.")
+    id: str = Field(
+        pattern=SOURCE_ID_PATTERN,
+        description="Source id, kebab-case; never reused for another source.",
+    )
+    kind: str = Field(description="Source kind: a parser registered in pana_data.sources.")
+    url: str = Field(description="http(s) URL, or a path relative to the catalog file.")
+    licence: str = Field(description="Licence of the source's data (SPDX id or etalab-2.0).")
+    title: str | None = Field(None, description="Human title of the source.")
+    publisher: str | None = Field(None, description="Organisation publishing the source.")
     frequency: Literal["daily", "weekly", "monthly", "manual"] = Field(
-        "manual", description="Fréquence de moissonnage."
+        "manual", description="How often the source is harvested."
     )
     format: Literal["csv", "xlsx", "json"] | None = Field(
-        None, description="Format du fichier ; déduit de l'extension sinon."
+        None, description="File format; from the URL's extension when not given."
     )
-    encoding: str | None = Field(None, description="Encodage ; détecté sinon.")
-    delimiter: str | None = Field(None, description="Séparateur CSV ; détecté sinon.")
-    sheet: str | None = Field(None, description="Feuille XLSX ; la première sinon.")
+    encoding: str | None = Field(
+        None, description="Text encoding; detected (UTF-8, UTF-8 with BOM, cp1252) when not given."
+    )
+    delimiter: str | None = Field(
+        None, description="CSV delimiter; detected (, ; tab) when not given."
+    )
+    sheet: str | None = Field(None, description="XLSX sheet name; the first sheet when not given.")
     records_path: str | None = Field(
-        None, description="Chemin pointé vers la liste dans un JSON (ex. data.items)."
+        None, description="Dotted path to the list of records in a JSON document, e.g. data.items."
     )
     record_id: str | None = Field(
-        None, description="Colonne identifiant l'enregistrement ; numéro de ligne sinon."
+        None, description="Column holding the record id; the row number when not given."
     )
     mapping: dict[str, str | list[str]] = Field(
         default_factory=dict,
-        description="Champ du schéma -> colonne(s) de la source (plusieurs : jointes).",
+        description="Schema field -> source column (several columns are joined with a space; nested JSON keys are dotted).",
     )
     lookups: dict[str, dict[str, str | None]] = Field(
         default_factory=dict,
-        description="Champ de liste de codes -> {valeur source: code} (null : ignorer).",
+        description="Code-list field -> {source value: code, or codes joined by |, or null to ignore}.",
     )
     min_rows: int = Field(
-        1, ge=0, description="Moins de lignes : la moisson échoue et la précédente est gardée."
+        1, ge=0, description="Fewer rows fail the harvest; the last good harvest is kept."
     )
     constants: dict[str, Any] = Field(
-        default_factory=dict, description="Champ du schéma -> valeur fixée pour toutes les lignes."
+        default_factory=dict,
+        description="Schema field -> value set on every record (e.g. the network of a partner list).",
     )
+
+    @field_validator("mapping", "lookups", "constants")
+    @classmethod
+    def _schema_fields(cls, value: dict) -> dict:
+        unknown = sorted(set(value) - set(ActorData.model_fields))
+        if unknown:
+            raise ValueError(f"not schema fields: {', '.join(unknown)}")
+        return value
 
     @field_validator("delimiter")
     @classmethod
