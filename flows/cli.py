@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated
@@ -32,7 +33,24 @@ def run(
         from flows.pipeline import pipeline
 
         version = pipeline(str(catalog) if catalog else None, str(out))
+    print_summary(Path(version))
+
+
+def print_summary(version: Path) -> None:
+    """What a maintainer wants to see after a run: where, how many, and which sources failed."""
+    report = json.loads((version / "report.json").read_text(encoding="utf-8"))
     typer.echo(f"published {version}")
+    typer.echo(
+        f"  {report['actors']} actors from {report['records']} records; "
+        f"{report['rejected_records']} rejected, {report['warnings']} warnings"
+    )
+    for source in report["sources"]:
+        line = f"  {source['status']:<6} {source['source_id']}"
+        if "rows" in source:
+            line += f": {source['rows']} rows, {source['accepted']} accepted, {source['rejected']} rejected"
+        if source.get("error"):
+            line += f" ({source['error']})"
+        typer.echo(line)
 
 
 def main() -> None:

@@ -122,18 +122,21 @@ def test_datapackage_validates_with_frictionless(demo_release):
     )
     report = json.loads(result.stdout)
     assert report["valid"], json.dumps(report, indent=1)[:3000]
-    names = {t["name"] for t in report["tasks"]}
-    assert "acteurs" in names
+    package = json.loads((out / "latest" / "datapackage.json").read_text())
+    described = {r["path"] for r in package["resources"]}
+    on_disk = {p.name for p in (out / "latest").iterdir()} - {"datapackage.json"}
+    assert described == on_disk
+    assert len(report["tasks"]) == len(described)
 
 
-def test_tampered_csv_fails_the_datapackage_hash(demo_release, tmp_path):
+def test_tampered_file_fails_the_datapackage_hash(demo_release, tmp_path):
     out, _ = demo_release
     copy = tmp_path / "copy"
     copy.mkdir()
     for p in (out / "latest").iterdir():
         (copy / p.name).write_bytes(p.read_bytes())
-    with (copy / "actors.csv").open("a") as f:
-        f.write("\n")
+    with (copy / "actors.ttl").open("a") as f:
+        f.write("# changed after publication\n")
     report = subprocess.run(
         [tool("frictionless"), "validate", "--json", "datapackage.json"],
         cwd=copy,

@@ -95,3 +95,15 @@ def test_actor_json_validates_against_generated_schema():
     jsonschema.validate(json.loads(actor.model_dump_json()), json_schema())
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"id": "pana-abcdefghijkl", "sources": ["demo"]}, json_schema())
+
+
+def test_every_published_field_has_a_title_description_and_example():
+    for field in table_schema()["fields"]:
+        assert field["title"] and field["description"] and "example" in field, field["name"]
+
+
+def test_the_documented_examples_form_a_valid_actor():
+    example = {name: info.examples[0] for name, info in Actor.model_fields.items()}
+    actor = Actor.model_validate(example)
+    assert actor.siren == actor.siret[:9]
+    assert actor.departement == "87" and actor.region.value == "75"

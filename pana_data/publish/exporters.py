@@ -1,4 +1,5 @@
-"""Exporters registry: each writes one file of a release from the actors it is given."""
+"""Exporters registry: each writes one file of a release from the actors it is given, and
+declares what the data package says of that file (media type, title, Table Schema)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,12 @@ from ..rdf import actors_graph
 from ..schema import MULTI_SEPARATOR, SCHEMA_VERSION, Actor
 from ..schema.generate import table_schema
 
+LICENCE = {
+    "name": "etalab-2.0",
+    "title": "Licence Ouverte / Open Licence version 2.0",
+    "path": "https://www.etalab.gouv.fr/licence-ouverte-open-licence",
+}
+
 
 @dataclass
 class Release:
@@ -27,17 +34,32 @@ class Release:
     warnings: list[dict[str, Any]]
     sources: list[dict[str, Any]]
     catalog_title: str = "Catalogue PANA"
-    licence: str = "etalab-2.0"
     written: list[str] = field(default_factory=list)
 
 
-Exporter = Callable[[Release], str]
+@dataclass(frozen=True)
+class Exporter:
+    """Writes ``filename`` into the release folder."""
+
+    filename: str
+    write: Callable[[Release], None]
+    mediatype: str
+    title: str
+    schema: Callable[[], dict[str, Any]] | None = None  # Table Schema of a CSV file
+
+    @property
+    def resource_name(self) -> str:
+        return self.filename.replace("_", "-").replace(".", "-")
+
+
 EXPORTERS: dict[str, Exporter] = {}
 
 
-def exporter(name: str) -> Callable[[Exporter], Exporter]:
-    def decorate(func: Exporter) -> Exporter:
-        EXPORTERS[name] = func
+def exporter(
+    filename: str, mediatype: str, title: str, schema: Callable[[], dict] | None = None
+) -> Callable[[Callable[[Release], None]], Callable[[Release], None]]:
+    def decorate(func: Callable[[Release], None]) -> Callable[[Release], None]:
+        EXPORTERS[filename] = Exporter(filename, func, mediatype, title, schema)
         return func
 
     return decorate
@@ -59,58 +81,74 @@ def _write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> No
             writer.writerow([_cell(row.get(c)) for c in columns])
 
 
-@exporter("actors.csv")
-def export_csv(release: Release) -> str:
-    rows = [a.model_dump(mode="json") for a in release.actors]
-    _write_csv(release.folder / "actors.csv", Actor.columns(), rows)
-    return "actors.csv"
+def _string_schema(columns: list[str], key: list[str] | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "fields": [
+            {"name": c, "type": "string", "constraints": {"required": True}} for c in columns
+        ]
+    }
+    if key:
+        schema["primaryKey"] = key
+    return schema
 
 
-@exporter("actors.json")
-def export_json(release: Release) -> str:
-    data = [{c: a.model_dump(mode="json")[c] for c in Actor.columns()} for a in release.actors]
-    text = json.dumps(data, ensure_ascii=False, indent=1)
-    (release.folder / "actors.json").write_text(text + "\n", encoding="utf-8")
-    return "actors.json"
-
-
-@exporter("actors.ttl")
-def export_turtle(release: Release) -> str:
-    graph = actors_graph(release.actors, release.members)
-    graph.serialize(release.folder / "actors.ttl", format="longturtle", encoding="utf-8")
-    return "actors.ttl"
+def _actors_table_schema() -> dict[str, Any]:
+    keep = ("fields", "primaryKey", "missingValues")
+    return {k: v for k, v in table_schema().items() if k in keep}
 
 
 SOURCES_COLUMNS = ["actor_id", "source_id", "record_id"]
-REJECTS_COLUMNS = ["source_id", "record_id", "field", "reason"]
-WARNINGS_COLUMNS = ["source_id", "record_id", "field", "reason"]
+ISSUE_COLUMNS = ["source_id", "record_id", "field", "reason"]
 
 
-@exporter("actors_sources.csv")
-def export_actor_sources(release: Release) -> str:
+@exporter("actors.csv", "text/csv", "Acteurs PANA (CSV)", _actors_table_schema)
+def export_csv(release: Release) -> None:
+    rows = [a.model_dump(mode="json") for a in release.actors]
+    _write_csv(release.folder / "actors.csv", Actor.columns(), rows)
+
+
+@exporter("actors.json", "application/json", "Acteurs PANA (JSON, schéma actor.schema.json)")
+def export_json(release: Release) -> None:
+    data = [{c: a.model_dump(mode="json")[c] for c in Actor.columns()} for a in release.actors]
+    text = json.dumps(data, ensure_ascii=False, indent=1)
+    (release.folder / "actors.json").write_text(text + "\n", encoding="utf-8")
+
+
+@exporter("actors.ttl", "text/turtle", "Acteurs PANA (RDF Turtle)")
+def export_turtle(release: Release) -> None:
+    graph = actors_graph(release.actors, release.members)
+    graph.serialize(release.folder / "actors.ttl", format="longturtle", encoding="utf-8")
+
+
+@exporter(
+    "actors_sources.csv",
+    "text/csv",
+    "Enregistrements sources de chaque acteur",
+    lambda: _string_schema(SOURCES_COLUMNS, ["source_id", "record_id"]),
+)
+def export_actor_sources(release: Release) -> None:
     rows = [
         {"actor_id": actor_id, "source_id": s, "record_id": r}
         for actor_id, keys in sorted(release.members.items())
         for s, r in keys
     ]
     _write_csv(release.folder / "actors_sources.csv", SOURCES_COLUMNS, rows)
-    return "actors_sources.csv"
 
 
-@exporter("rejects.csv")
-def export_rejects(release: Release) -> str:
-    _write_csv(release.folder / "rejects.csv", REJECTS_COLUMNS, release.rejects)
-    return "rejects.csv"
+@exporter(
+    "rejects.csv", "text/csv", "Enregistrements rejetés", lambda: _string_schema(ISSUE_COLUMNS)
+)
+def export_rejects(release: Release) -> None:
+    _write_csv(release.folder / "rejects.csv", ISSUE_COLUMNS, release.rejects)
 
 
-@exporter("warnings.csv")
-def export_warnings(release: Release) -> str:
-    _write_csv(release.folder / "warnings.csv", WARNINGS_COLUMNS, release.warnings)
-    return "warnings.csv"
+@exporter("warnings.csv", "text/csv", "Avertissements", lambda: _string_schema(ISSUE_COLUMNS))
+def export_warnings(release: Release) -> None:
+    _write_csv(release.folder / "warnings.csv", ISSUE_COLUMNS, release.warnings)
 
 
-@exporter("report.json")
-def export_report(release: Release) -> str:
+@exporter("report.json", "application/json", "Rapport de la version (sources, comptes)")
+def export_report(release: Release) -> None:
     report = {
         "version": release.version,
         "schema_version": SCHEMA_VERSION,
@@ -122,7 +160,6 @@ def export_report(release: Release) -> str:
     }
     text = json.dumps(report, ensure_ascii=False, indent=2, default=str)
     (release.folder / "report.json").write_text(text + "\n", encoding="utf-8")
-    return "report.json"
 
 
 def sha256_of(path: Path) -> str:
@@ -133,55 +170,28 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _simple_schema(columns: list[str], key: list[str] | None = None) -> dict[str, Any]:
-    schema: dict[str, Any] = {
-        "fields": [
-            {"name": c, "type": "string", "constraints": {"required": True}} for c in columns
-        ]
-    }
-    if key:
-        schema["primaryKey"] = key
-    return schema
-
-
-TABULAR = {
-    "actors.csv": ("acteurs", lambda: table_schema()),
-    "actors_sources.csv": (
-        "acteurs-sources",
-        lambda: _simple_schema(SOURCES_COLUMNS, ["source_id", "record_id"]),
-    ),
-    "rejects.csv": ("rejets", lambda: _simple_schema(REJECTS_COLUMNS)),
-    "warnings.csv": ("avertissements", lambda: _simple_schema(WARNINGS_COLUMNS)),
-}
-
-
-@exporter("datapackage.json")
-def export_datapackage(release: Release) -> str:
-    """Frictionless data package describing the CSV files, hashes included; written last."""
+def write_datapackage(release: Release) -> None:
+    """Frictionless data package describing every written file, hashes included."""
     resources = []
-    for path, (name, schema) in TABULAR.items():
-        file = release.folder / path
-        if not file.exists():
-            continue
-        table = schema()
-        for key in ("$schema", "name", "title", "description", "version", "homepage", "path"):
-            table.pop(key, None)
-        table.pop("licenses", None)
-        resources.append(
-            {
-                "name": name,
-                "path": path,
-                "profile": "tabular-data-resource",
-                "format": "csv",
-                "mediatype": "text/csv",
-                "encoding": "utf-8",
-                "bytes": file.stat().st_size,
-                "hash": f"sha256:{sha256_of(file)}",
-                "schema": table,
-            }
-        )
+    for filename in release.written:
+        spec = EXPORTERS[filename]
+        path = release.folder / filename
+        resource: dict[str, Any] = {
+            "name": spec.resource_name,
+            "path": filename,
+            "title": spec.title,
+            "mediatype": spec.mediatype,
+            "encoding": "utf-8",
+            "bytes": path.stat().st_size,
+            "hash": f"sha256:{sha256_of(path)}",
+        }
+        if spec.schema:
+            resource.update({"profile": "tabular-data-resource", "format": "csv"})
+            resource["schema"] = spec.schema()
+        else:
+            resource.update({"type": "file", "format": filename.rsplit(".", 1)[-1]})
+        resources.append(resource)
     package = {
-        "profile": "tabular-data-package",
         "name": "pana-acteurs",
         "title": "Points d'appui au numérique associatif (PANA)",
         "description": (
@@ -189,16 +199,9 @@ def export_datapackage(release: Release) -> str:
             "moissonnés, validés et dédupliqués par pana-data."
         ),
         "version": release.version,
-        "licenses": [
-            {
-                "name": "etalab-2.0",
-                "title": "Licence Ouverte / Open Licence version 2.0",
-                "path": "https://www.etalab.gouv.fr/licence-ouverte-open-licence",
-            }
-        ],
+        "licenses": [LICENCE],
         "sources": [{"title": s["source_id"], "path": s.get("url") or ""} for s in release.sources],
         "resources": resources,
     }
     text = json.dumps(package, ensure_ascii=False, indent=2)
     (release.folder / "datapackage.json").write_text(text + "\n", encoding="utf-8")
-    return "datapackage.json"

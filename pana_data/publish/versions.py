@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..schema import SCHEMA_VERSION
-from .exporters import EXPORTERS, Release, sha256_of
+from .exporters import EXPORTERS, Release, sha256_of, write_datapackage
 
 VERSIONS_FILE = "versions.json"
 LATEST = "latest"
@@ -45,12 +45,21 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _point_latest(out_dir: Path, version: str) -> None:
     tmp = out_dir / f".{LATEST}.tmp"
     if tmp.is_symlink() or tmp.exists():
         tmp.unlink()
     tmp.symlink_to(version, target_is_directory=True)
     os.replace(tmp, out_dir / LATEST)
+    _fsync_dir(out_dir)
 
 
 def publish(release_inputs: dict[str, Any], out_dir: str | Path) -> Path:
@@ -65,14 +74,16 @@ def publish(release_inputs: dict[str, Any], out_dir: str | Path) -> Path:
     release = Release(version=version, folder=build, **release_inputs)
     try:
         for name, export in EXPORTERS.items():
-            if name != "datapackage.json":
-                release.written.append(export(release))
-        release.written.append(EXPORTERS["datapackage.json"](release))
+            export.write(release)
+            release.written.append(name)
+        write_datapackage(release)  # last: it hashes every other file
+        release.written.append("datapackage.json")
         for name in release.written:
             with (build / name).open("rb") as f:
                 os.fsync(f.fileno())
         target = out_dir / version
         os.rename(build, target)
+        _fsync_dir(out_dir)
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)
         raise

@@ -63,6 +63,9 @@ def table_field(name: str, prop: dict[str, Any], defs: dict[str, Any], required:
     field: dict[str, Any] = {"name": name, "title": prop.get("title", name)}
     if prop.get("description"):
         field["description"] = prop["description"]
+    if prop.get("examples"):
+        example = prop["examples"][0]
+        field["example"] = MULTI_SEPARATOR.join(example) if isinstance(example, list) else example
     constraints: dict[str, Any] = {"required": required}
     kind = prop.get("type")
     if kind == "array":

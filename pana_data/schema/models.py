@@ -75,44 +75,143 @@ class ActorData(BaseModel):
         extra="forbid", str_strip_whitespace=True, use_enum_values=False, validate_default=True
     )
 
-    nom: Annotated[str, Field(min_length=1, description="Nom usuel de l'acteur.")]
+    nom: Annotated[
+        str,
+        Field(
+            min_length=1,
+            title="Nom",
+            description="Nom usuel de l'acteur.",
+            examples=["Maison des associations de Limoges"],
+        ),
+    ]
     typologie: _multi(Typologie) = Field(
-        default_factory=list, description="Type(s) de structure (codes data·inclusion/LaMednum)."
+        default_factory=list,
+        title="Typologie",
+        description="Type(s) de structure (codes data·inclusion et LaMednum quand ils existent).",
+        examples=[["MAISON_ASSOS"]],
     )
-    siret: Siret = Field(None, description="SIRET de l'établissement (14 chiffres, Luhn).")
-    siren: Siren = Field(None, description="SIREN de l'unité légale (9 chiffres, Luhn).")
-    rna: Rna = Field(None, description="Numéro RNA de l'association (W + 9 caractères).")
-    adresse: _text() = Field(None, description="Numéro et voie.")
-    complement_adresse: _text() = Field(None, description="Bâtiment, étage, lieu-dit…")
-    code_postal: CodePostal = Field(None, description="Code postal, 5 chiffres.")
-    commune: _text() = Field(None, description="Nom de la commune.")
-    code_insee: CodeInsee = Field(None, description="Code officiel géographique de la commune.")
+    siret: Siret = Field(
+        None,
+        title="SIRET",
+        description="SIRET de l'établissement (14 chiffres, clé de Luhn).",
+        examples=["41852963200022"],
+    )
+    siren: Siren = Field(
+        None,
+        title="SIREN",
+        description="SIREN de l'unité légale (9 chiffres, clé de Luhn), déduit du SIRET.",
+        examples=["418529632"],
+    )
+    rna: Rna = Field(
+        None,
+        title="Numéro RNA",
+        description="Numéro au répertoire national des associations (W + 9 caractères).",
+        examples=["W872004567"],
+    )
+    adresse: _text() = Field(
+        None, title="Adresse", description="Numéro et voie.", examples=["8 rue de la Font Pinot"]
+    )
+    complement_adresse: _text() = Field(
+        None,
+        title="Complément d'adresse",
+        description="Bâtiment, étage, lieu-dit…",
+        examples=["Bâtiment B, 2e étage"],
+    )
+    code_postal: CodePostal = Field(
+        None, title="Code postal", description="Code postal, 5 chiffres.", examples=["87000"]
+    )
+    commune: _text() = Field(
+        None, title="Commune", description="Nom de la commune.", examples=["Limoges"]
+    )
+    code_insee: CodeInsee = Field(
+        None,
+        title="Code INSEE",
+        description="Code officiel géographique de la commune.",
+        examples=["87085"],
+    )
     departement: Departement = Field(
-        None, description="Code du département, déduit du code INSEE ou du code postal."
+        None,
+        title="Département",
+        description="Code du département, déduit du code INSEE ou du code postal.",
+        examples=["87"],
     )
-    region: Region | None = Field(None, description="Code INSEE de la région, déduit.")
-    latitude: float | None = Field(None, ge=-90, le=90, description="Latitude WGS84.")
-    longitude: float | None = Field(None, ge=-180, le=180, description="Longitude WGS84.")
-    telephone: Telephone = Field(None, description="Téléphone au format E.164.")
-    courriel: Courriel = Field(None, description="Courriel de contact de la structure.")
-    site_web: SiteWeb = Field(None, description="Site web (http ou https).")
-    description: _text() = Field(None, description="Présentation de l'acteur.")
-    horaires: _text() = Field(None, description="Horaires au format OSM opening_hours.")
+    region: Region | None = Field(
+        None, title="Région", description="Code INSEE de la région, déduit.", examples=["75"]
+    )
+    latitude: float | None = Field(
+        None, ge=-90, le=90, title="Latitude", description="Latitude WGS84.", examples=[45.8336]
+    )
+    longitude: float | None = Field(
+        None, ge=-180, le=180, title="Longitude", description="Longitude WGS84.", examples=[1.2611]
+    )
+    telephone: Telephone = Field(
+        None,
+        title="Téléphone",
+        description="Téléphone au format international E.164.",
+        examples=["+33555456100"],
+    )
+    courriel: Courriel = Field(
+        None,
+        title="Courriel",
+        description="Courriel de contact de la structure (jamais celui d'une personne).",
+        examples=["contact@mda-limoges.fr"],
+    )
+    site_web: SiteWeb = Field(
+        None,
+        title="Site web",
+        description="Site web (http ou https).",
+        examples=["https://www.mda-limoges.fr"],
+    )
+    description: _text() = Field(
+        None,
+        title="Description",
+        description="Présentation de l'acteur.",
+        examples=["Accueil, conseil et formation des associations, dont le numérique."],
+    )
+    horaires: _text() = Field(
+        None,
+        title="Horaires",
+        description="Horaires d'ouverture au format OpenStreetMap opening_hours.",
+        examples=["Mo-Fr 09:00-12:30,13:30-18:00"],
+    )
     niveaux_service: _multi(NiveauService) = Field(
-        default_factory=list, description="Informer, orienter et/ou accompagner."
+        default_factory=list,
+        title="Niveaux de service",
+        description="Ce que l'acteur fait pour les associations : informer, orienter, accompagner.",
+        examples=[["informer", "orienter"]],
     )
     thematiques: _multi(Thematique) = Field(
-        default_factory=list, description="Thématiques numériques traitées."
+        default_factory=list,
+        title="Thématiques",
+        description="Thématiques numériques sur lesquelles l'acteur aide les associations.",
+        examples=[["communication", "collecte-de-fonds"]],
     )
-    labels: _multi(Label) = Field(default_factory=list, description="Labels et dispositifs.")
-    reseaux: _multi(Reseau) = Field(default_factory=list, description="Réseaux d'appartenance.")
+    labels: _multi(Label) = Field(
+        default_factory=list,
+        title="Labels",
+        description="Labels et dispositifs (PANA, Guid'Asso…).",
+        examples=[["pana", "guidasso-accompagnement"]],
+    )
+    reseaux: _multi(Reseau) = Field(
+        default_factory=list,
+        title="Réseaux",
+        description="Réseaux d'appartenance.",
+        examples=[["rnma"]],
+    )
     zone_intervention: _multi(Annotated[str, Field(pattern=ZONE_PATTERN)]) = Field(
         default_factory=list,
-        description="Territoires couverts, préfixés par leur niveau (ex. departement:87).",
+        title="Zone d'intervention",
+        description="Territoires couverts, préfixés par leur niveau (commune, epci, departement, region, pays).",
+        examples=[["departement:87"]],
     )
-    statut: Statut = Field(Statut.INCONNU, description="Actif, fermé ou inconnu.")
+    statut: Statut = Field(
+        Statut.INCONNU, title="Statut", description="Actif, fermé ou inconnu.", examples=["actif"]
+    )
     date_maj: Annotated[dt.date | None, BeforeValidator(ids.clean_date)] = Field(
-        None, description="Date de mise à jour par la source."
+        None,
+        title="Date de mise à jour",
+        description="Date de la dernière mise à jour par la source.",
+        examples=["2026-10-01"],
     )
 
     @model_validator(mode="before")
@@ -147,10 +246,23 @@ class SourceRecord(ActorData):
 class Actor(ActorData):
     """A deduplicated PANA actor, as published."""
 
-    id: Annotated[str, Field(pattern=ACTOR_ID_PATTERN, description="Identifiant PANA stable.")]
+    id: Annotated[
+        str,
+        Field(
+            pattern=ACTOR_ID_PATTERN,
+            title="Identifiant PANA",
+            description="Identifiant opaque et stable de l'acteur, jamais réattribué.",
+            examples=["pana-v7ozztjjkofm"],
+        ),
+    ]
     sources: Annotated[
         list[Annotated[str, Field(pattern=SOURCE_ID_PATTERN)]],
-        Field(min_length=1, description="Identifiants des sources qui décrivent l'acteur."),
+        Field(
+            min_length=1,
+            title="Sources",
+            description="Identifiants des sources qui décrivent l'acteur.",
+            examples=[["lamednum-nouvelle-aquitaine", "rnma-maisons-associations"]],
+        ),
     ]
 
     @classmethod
