@@ -9,8 +9,9 @@ from typing import Annotated
 
 import typer
 
+from pana_data.catalog import CatalogError, load_catalog
 from pana_data.cli import CatalogOption, app
-from pana_data.pipeline import DEFAULT_OUT
+from pana_data.pipeline import DEFAULT_OUT, NothingToPublish, run_pipeline
 
 
 @app.command()
@@ -22,17 +23,20 @@ def run(
     ] = False,
 ) -> None:
     """Harvest, validate, deduplicate and publish a new version."""
-    if local:
-        from pana_data.pipeline import run_pipeline
+    try:
+        load_catalog(catalog)  # a broken catalog fails here, before any server starts
+        if local:
+            version = run_pipeline(catalog, out)
+        else:
+            # Offline by default: no telemetry from the temporary Prefect server.
+            os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+            os.environ.setdefault("DO_NOT_TRACK", "1")
+            from flows.pipeline import pipeline
 
-        version = run_pipeline(catalog, out)
-    else:
-        # Offline by default: no telemetry from the temporary Prefect server.
-        os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-        os.environ.setdefault("DO_NOT_TRACK", "1")
-        from flows.pipeline import pipeline
-
-        version = pipeline(str(catalog) if catalog else None, str(out))
+            version = pipeline(str(catalog) if catalog else None, str(out))
+    except (CatalogError, NothingToPublish) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
     print_summary(Path(version))
 
 

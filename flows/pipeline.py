@@ -60,6 +60,7 @@ def pipeline(catalog_path: str | None = None, out_dir: str = str(lib.DEFAULT_OUT
         except Exception as exc:  # noqa: BLE001 - reported per source, never raised
             logger.error("source %s failed: %s", sid, exc)
             failures[sid] = f"{type(exc).__name__}: {exc}"
+    lib.check_publishable(catalog, failures)
     version = publish(catalog, ws, deduplicate(catalog, ws), failures)
     logger.info("published %s", version)
     return version

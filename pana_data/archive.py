@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -47,8 +48,12 @@ class Archive:
         target = self.root / "objects" / digest[:2] / digest
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(".tmp")
-            tmp.write_bytes(body)
+            # A unique temporary name: concurrent harvests of identical bytes never collide.
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{digest[:8]}-")
+            with os.fdopen(fd, "wb") as f:
+                f.write(body)
+                f.flush()
+                os.fsync(f.fileno())
             os.replace(tmp, target)
         entry = ArchivedBody(
             source_id=source_id,

@@ -11,9 +11,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from .schema.codelists import CODE_LISTS
 from .schema.models import SOURCE_ID_PATTERN, ActorData
+
+# Share-alike licences: a dataset built from such a source must be published under the same.
+SHARE_ALIKE = {"ODbL-1.0"}
 
 DEMO_CATALOG = Path(__file__).parent / "demo" / "catalog.yaml"
 
@@ -64,7 +75,7 @@ class SourceSpec(BaseModel):
         description="Code-list field -> {source value: code, or codes joined by |, or null to ignore}.",
     )
     min_rows: int = Field(
-        1, ge=0, description="Fewer rows fail the harvest; the last good harvest is kept."
+        1, ge=0, description="Fewer valid records fail the harvest; the last good harvest is kept."
     )
     constants: dict[str, Any] = Field(
         default_factory=dict,
@@ -79,6 +90,21 @@ class SourceSpec(BaseModel):
             raise ValueError(f"not schema fields: {', '.join(unknown)}")
         return value
 
+    @field_validator("lookups")
+    @classmethod
+    def _lookup_targets(cls, lookups: dict[str, dict[str, str | None]]) -> dict:
+        for name, table in lookups.items():
+            if name not in CODE_LISTS:
+                raise ValueError(f"{name} is not a code-list field")
+            for source_value, target in table.items():
+                for code in (target or "").split("|") if target else []:
+                    if CODE_LISTS[name].match(code) is None:
+                        raise ValueError(
+                            f"{name}: {source_value!r} maps to {code!r}, not a code of "
+                            f"{CODE_LISTS[name].__name__} ({', '.join(CODE_LISTS[name].values())})"
+                        )
+        return lookups
+
     @field_validator("delimiter")
     @classmethod
     def _one_char(cls, value: str | None) -> str | None:
@@ -92,6 +118,7 @@ class Catalog(BaseModel):
 
     title: str = "Catalogue PANA"
     publisher: str = "pana-data"
+    licence: str = Field("etalab-2.0", description="Licence of the published dataset.")
     sources: list[SourceSpec]
     path: Path | None = Field(None, exclude=True)
 
@@ -104,6 +131,16 @@ class Catalog(BaseModel):
                 raise ValueError(f"source id {spec.id!r} appears twice")
             seen.add(spec.id)
         return sources
+
+    @model_validator(mode="after")
+    def _licence_compatible(self) -> Catalog:
+        for spec in self.sources:
+            if spec.licence in SHARE_ALIKE and self.licence != spec.licence:
+                raise ValueError(
+                    f"source {spec.id} is under {spec.licence} (share-alike): the catalog's "
+                    f"licence must be {spec.licence}, not {self.licence}"
+                )
+        return self
 
     @property
     def base_dir(self) -> Path:
@@ -152,7 +189,8 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
                 where = f"source {sid}: "
                 loc = loc[2:]
             field = ".".join(str(p) for p in loc)
-            problems.append(f"{where}{field}: {err['msg']}")
+            message = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{where}{field}: {message}" if field else f"{where}{message}")
         raise CatalogError(f"{path}: invalid catalog:\n  " + "\n  ".join(problems)) from exc
     catalog.path = path.resolve()
     return catalog

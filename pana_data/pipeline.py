@@ -56,13 +56,23 @@ class SourceAssertionError(RuntimeError):
     """A harvest that breaks its source's declared assertions; the last good one is kept."""
 
 
+class NothingToPublish(RuntimeError):
+    """Every source failed in this run: publishing would repeat or empty the last version."""
+
+
+def check_publishable(catalog: Catalog, failures: dict[str, str]) -> None:
+    if catalog.sources and len(failures) == len(catalog.sources):
+        details = "; ".join(f"{sid}: {err}" for sid, err in failures.items())
+        raise NothingToPublish(f"every source failed, nothing published: {details}")
+
+
 def parse_stage(catalog: Catalog, source_id: str, body: ArchivedBody, ws: Workspace) -> dict:
     spec = catalog.source(source_id)
     result = parse_source(spec, body)
-    if result.rows < spec.min_rows:
+    if len(result.records) < spec.min_rows:
         raise SourceAssertionError(
-            f"source {source_id}: {result.rows} rows, fewer than min_rows={spec.min_rows} "
-            f"(archived body {body.sha256[:12]})"
+            f"source {source_id}: {len(result.records)} valid records of {result.rows} rows, "
+            f"fewer than min_rows={spec.min_rows} (archived body {body.sha256[:12]})"
         )
     return {"staged": write_staged(result, ws.staged), "summary": result.summary()}
 
@@ -97,7 +107,7 @@ def publish_stage(
 ) -> Path:
     con = connect(ws.db)
     try:
-        order = "ORDER BY source_id, record_id, field"
+        order = "ORDER BY source_id, record_id, field, reason"
         rejects = fetch_dicts(
             con, f"SELECT source_id, record_id, field, reason FROM rejects {order}"
         )
@@ -109,8 +119,10 @@ def publish_stage(
         con.close()
     sources: list[dict[str, Any]] = []
     for spec in catalog.sources:
-        info: dict[str, Any] = {"source_id": spec.id, "kind": spec.kind, "licence": spec.licence}
+        info: dict[str, Any] = {"source_id": spec.id, "title": spec.title, "kind": spec.kind}
         info.update(harvested.get(spec.id, {}))
+        # The declared url: a local path stays relative to the catalog, never this machine's.
+        info.update({"url": spec.url, "licence": spec.licence})
         if spec.id in failures:
             info["status"] = "stale" if spec.id in harvested else "failed"
             info["error"] = failures[spec.id]
@@ -124,6 +136,7 @@ def publish_stage(
         "warnings": warnings,
         "sources": sources,
         "catalog_title": catalog.title,
+        "licence": catalog.licence,
     }
     return publish(inputs, ws.out_dir)
 
@@ -142,5 +155,6 @@ def run_pipeline(catalog_path: str | Path | None = None, out_dir: str | Path = D
         except Exception as exc:  # noqa: BLE001 - one source's failure is reported, not raised
             log.error("source %s failed: %s", spec.id, exc)
             failures[spec.id] = f"{type(exc).__name__}: {exc}"
+    check_publishable(catalog, failures)
     actors, members = dedup_stage(catalog, ws)
     return publish_stage(catalog, ws, actors, members, failures)

@@ -67,14 +67,19 @@ def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
     con.execute(
         "CREATE TABLE IF NOT EXISTS actor_ids (actor_id VARCHAR PRIMARY KEY, minted_at VARCHAR)"
     )
+    # The last actor of every record ever seen: ids survive a record's absence from a run.
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS record_actors (source_id VARCHAR, record_id VARCHAR, "
+        "actor_id VARCHAR, seen_at VARCHAR, PRIMARY KEY (source_id, record_id))"
+    )
     return con
 
 
-def _read_jsonl(path: str, columns: dict[str, str]) -> str:
+def _read_jsonl(columns: dict[str, str]) -> str:
+    """SELECT over a JSON-lines file given as the query's parameter (never pasted into SQL)."""
     spec = "{" + ", ".join(f"'{k}': '{v}'" for k, v in columns.items()) + "}"
     return (
-        f"SELECT {', '.join(columns)} FROM read_json('{path}', "
-        f"format='newline_delimited', columns={spec})"
+        f"SELECT {', '.join(columns)} FROM read_json(?, format='newline_delimited', columns={spec})"
     )
 
 
@@ -95,7 +100,7 @@ def load_source(
         ):
             con.execute(f"DELETE FROM {table} WHERE source_id = ?", [source_id])
             if Path(staged[table]).stat().st_size:
-                con.execute(f"INSERT INTO {table} {_read_jsonl(staged[table], columns)}")
+                con.execute(f"INSERT INTO {table} {_read_jsonl(columns)}", [staged[table]])
         con.execute("DELETE FROM harvests WHERE source_id = ?", [source_id])
         con.execute(
             "INSERT INTO harvests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

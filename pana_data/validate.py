@@ -18,8 +18,8 @@ from pydantic import ValidationError
 
 from .archive import ArchivedBody
 from .catalog import SourceSpec
-from .schema import CODE_LISTS, CodeList, SourceRecord
-from .schema.identifiers import strip_accents
+from .schema import CODE_LISTS, SourceRecord
+from .schema.codelists import MULTI_CODE_FIELDS, match_key
 from .sources import DEFAULT_LOOKUPS, RawRecord, get_parser
 
 
@@ -49,61 +49,49 @@ class ParseResult:
         }
 
 
-def _key(text: str) -> str:
-    return " ".join(strip_accents(text).lower().replace("_", " ").replace("-", " ").split())
-
-
-def _code_index(codes: type[CodeList]) -> dict[str, str]:
-    index: dict[str, str] = {}
-    for member in codes:
-        index[_key(member.label)] = member.value
-        index[_key(member.value)] = member.value
-    return index
-
-
-_INDEXES = {name: _code_index(codes) for name, codes in CODE_LISTS.items()}
-_MULTI_CODE_FIELDS = {"typologie", "niveaux_service", "thematiques", "labels", "reseaux"}
-
-
 class CodeMapper:
-    """Source lookups first (kind defaults, then catalog), then the code list itself."""
+    """Source lookups first (kind defaults, then catalog), then the code list itself.
+
+    A lookup key may contain separators (``Informer; Orienter``): the whole value is looked up
+    before it is split into items."""
 
     def __init__(self, spec: SourceSpec):
         merged: dict[str, dict[str, str | None]] = {}
         for lookups in (DEFAULT_LOOKUPS.get(spec.kind, {}), spec.lookups):
             for name, table in lookups.items():
-                merged.setdefault(name, {}).update({_key(k): v for k, v in table.items()})
+                merged.setdefault(name, {}).update({match_key(k): v for k, v in table.items()})
         self.lookups = merged
 
     def map(self, name: str, value: Any) -> tuple[Any, list[str]]:
         """Return the mapped value(s) and warnings for unknown values."""
         if name not in CODE_LISTS or value in (None, ""):
             return value, []
-        multi = name in _MULTI_CODE_FIELDS
+        multi = name in MULTI_CODE_FIELDS
+        table = self.lookups.get(name, {})
         if isinstance(value, str):
-            items = [v for v in value.replace(";", "|").split("|")] if multi else [value]
+            if match_key(value) in table or not multi:
+                items = [value]
+            else:
+                items = value.replace(";", "|").split("|")
         else:
             items = list(value)
         out: list[str] = []
         warnings: list[str] = []
-        table = self.lookups.get(name, {})
         for item in (str(i).strip() for i in items):
             if not item:
                 continue
-            key = _key(item)
+            key = match_key(item)
+            targets = [item]
             if key in table:
-                mapped = table[key]
-                if mapped is None:
+                if table[key] is None:
                     continue
-                keys = [_key(k) for k in mapped.split("|")]
-            else:
-                keys = [key]
-            for key in keys:
-                code = _INDEXES[name].get(key)
+                targets = table[key].split("|")
+            for target in targets:
+                code = CODE_LISTS[name].match(target)
                 if code is None:
                     warnings.append(f"unknown {name} value {item!r} ignored")
-                elif code not in out:
-                    out.append(code)
+                elif code.value not in out:
+                    out.append(code.value)
         if multi:
             return out, warnings
         return (out[0] if out else None), warnings

@@ -24,7 +24,7 @@ def test_relative_and_http_locations(tmp_path):
             tmp_path,
             "sources:\n"
             "  - {id: a, kind: table, url: data/a.csv, licence: etalab-2.0}\n"
-            "  - {id: b, kind: table, url: 'https://example.org/b.csv', licence: ODbL-1.0}\n",
+            "  - {id: b, kind: table, url: 'https://example.org/b.csv', licence: CC-BY-4.0}\n",
         )
     )
     assert catalog.location(catalog.source("a")) == str(tmp_path / "data" / "a.csv")
@@ -69,3 +69,22 @@ def test_unknown_option_is_refused(tmp_path):
                 tmp_path, "sources:\n  - {id: a, kind: table, url: a, licence: x, mappings: {}}\n"
             )
         )
+
+
+def test_share_alike_source_needs_a_share_alike_catalog(tmp_path):
+    source = "  - {id: osm, kind: table, url: a.csv, licence: ODbL-1.0}\n"
+    with pytest.raises(CatalogError, match="source osm is under ODbL-1.0 .share-alike."):
+        load_catalog(write(tmp_path, "sources:\n" + source))
+    catalog = load_catalog(write(tmp_path, "licence: ODbL-1.0\nsources:\n" + source))
+    assert catalog.licence == "ODbL-1.0"
+
+
+def test_lookup_targets_must_be_codes(tmp_path):
+    text = (
+        "sources:\n  - id: a\n    kind: table\n    url: a.csv\n    licence: x\n"
+        "    lookups: {typologie: {Médiathèque: MEDIATHEQUE, Bibli: BIB, Rien: null}}\n"
+    )
+    with pytest.raises(CatalogError, match="'Médiathèque' maps to 'MEDIATHEQUE', not a code"):
+        load_catalog(write(tmp_path, text))
+    ok = load_catalog(write(tmp_path, text.replace("MEDIATHEQUE", "Bibliothèque / Médiathèque")))
+    assert ok.sources[0].lookups["typologie"]["Rien"] is None

@@ -133,3 +133,57 @@ def test_ids_are_stable_and_inherited(tmp_path):
     assert mda_id not in fourth
     assert bib_id in fourth
     assert len(fourth) == 2
+
+
+def test_a_record_absent_for_a_run_gets_its_id_back(tmp_path):
+    con = connect(tmp_path / "db.duckdb")
+    load(tmp_path, con, "partner", [("A1", {"nom": "MDA"}), ("B", {"nom": "Bib"})])
+    _, first = run(con)
+    a1 = next(a for a, m in first.items() if ("partner", "A1") in m)
+    load(tmp_path, con, "partner", [("B", {"nom": "Bib"})])
+    _, second = run(con)
+    assert a1 not in second
+    load(tmp_path, con, "partner", [("A1", {"nom": "MDA"}), ("B", {"nom": "Bib"})])
+    _, third = run(con)
+    assert third == first
+
+
+def test_a_record_without_postcode_cannot_chain_two_towns(tmp_path):
+    con = connect(tmp_path / "db.duckdb")
+    load(tmp_path, con, "lamednum", [("s1", {"nom": "Siège", "siret": MDA})])
+    load(
+        tmp_path, con, "partner", [("s2", {"nom": "Limoges", "siret": MDA, "code_postal": "87000"})]
+    )
+    load(tmp_path, con, "ligue", [("s3", {"nom": "Lyon", "siret": MDA, "code_postal": "69001"})])
+    actors, members = run(con)
+    assert len(members) == 2  # s1 (no postcode) joins one town, never both
+    assert not any({"partner/s2", "ligue/s3"} <= set(g) for g in groups(members))
+    assert sorted(a.code_postal for a in actors) == ["69001", "87000"]
+
+
+def test_a_record_joins_the_place_whose_location_matches_best(tmp_path):
+    con = connect(tmp_path / "db.duckdb")
+    load(
+        tmp_path,
+        con,
+        "lamednum",
+        [
+            ("a-centre", {"nom": "Bib centre", "siret": CITY}),
+            ("b-beaubreuil", {"nom": "Bib Beaubreuil", "siret": CITY, "code_postal": "87280"}),
+        ],
+    )
+    load(
+        tmp_path,
+        con,
+        "partner",
+        [("x", {"nom": "Médiathèque de Beaubreuil", "siret": CITY, "code_postal": "87280"})],
+    )
+    _, members = run(con)
+    assert ["lamednum/b-beaubreuil", "partner/x"] in groups(members)
+
+
+def test_merge_keeps_a_given_departement_when_no_address_is_known(tmp_path):
+    con = connect(tmp_path / "db.duckdb")
+    load(tmp_path, con, "partner", [("1", {"nom": "Réseau départemental", "departement": "87"})])
+    (actor,), _ = run(con)
+    assert actor.departement == "87" and actor.region.value == "75"

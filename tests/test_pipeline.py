@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
-from pana_data.pipeline import run_pipeline
+from pana_data.pipeline import NothingToPublish, run_pipeline
 from pana_data.schema.generate import json_schema
 from tests.helpers import DEMO, FIXTURES, lamednum_csv, partner_csv, tool
 
@@ -263,10 +263,62 @@ def test_http_source_goes_through_the_archive(tmp_path, httpserver):
 
 def test_http_error_is_a_source_failure(tmp_path, httpserver):
     httpserver.expect_request("/gone.csv").respond_with_data("no", status=404)
+    httpserver.expect_request("/ok.csv").respond_with_data(
+        lamednum_csv([{"id": "x", "nom": "EPN", "code_postal": "19000", "commune": "Tulle"}])
+    )
     catalog = write_catalog(
         tmp_path,
-        [{"id": "gone", "kind": "table", "url": httpserver.url_for("/gone.csv"), "licence": "x"}],
+        [
+            {"id": "gone", "kind": "table", "url": httpserver.url_for("/gone.csv"), "licence": "x"},
+            {
+                "id": "ok",
+                "kind": "mediation-numerique",
+                "url": httpserver.url_for("/ok.csv"),
+                "licence": "x",
+            },
+        ],
     )
     version = run_pipeline(catalog, tmp_path / "out")
-    (status,) = json.loads((version / "report.json").read_text())["sources"]
-    assert status["status"] == "failed" and "404" in status["error"]
+    status = {
+        s["source_id"]: s for s in json.loads((version / "report.json").read_text())["sources"]
+    }
+    assert status["gone"]["status"] == "failed" and "404" in status["gone"]["error"]
+    assert status["ok"]["status"] == "ok"
+
+
+def test_nothing_is_published_when_every_source_fails(tmp_path):
+    catalog = write_catalog(
+        tmp_path, [{"id": "a", "kind": "table", "url": "absent.csv", "licence": "x"}]
+    )
+    with pytest.raises(NothingToPublish, match="a: HarvestError"):
+        run_pipeline(catalog, tmp_path / "out")
+    assert not (tmp_path / "out" / "latest").exists()
+
+
+def test_a_source_whose_rows_are_all_rejected_keeps_its_last_good_harvest(tmp_path):
+    good = [{"id": f"l{i}", "nom": f"Lieu {i}", "code_postal": "87000"} for i in range(3)]
+    (tmp_path / "lieux.csv").write_bytes(lamednum_csv(good))
+    (tmp_path / "autre.csv").write_bytes(lamednum_csv([{"id": "z", "nom": "Autre"}]))
+    catalog = write_catalog(
+        tmp_path,
+        [
+            {"id": "lieux", "kind": "mediation-numerique", "url": "lieux.csv", "licence": "x"},
+            {"id": "autre", "kind": "mediation-numerique", "url": "autre.csv", "licence": "x"},
+        ],
+    )
+    first = run_pipeline(catalog, tmp_path / "out")
+    broken = [{**row, "code_postal": "870"} for row in good]  # every row now invalid
+    (tmp_path / "lieux.csv").write_bytes(lamednum_csv(broken))
+    second = run_pipeline(catalog, tmp_path / "out")
+    status = {
+        s["source_id"]: s for s in json.loads((second / "report.json").read_text())["sources"]
+    }
+    assert status["lieux"]["status"] == "stale"
+    assert "0 valid records of 3 rows" in status["lieux"]["error"]
+    ids = [sorted(r["id"] for r in read_csv(v / "actors.csv")) for v in (first, second)]
+    assert ids[0] == ids[1] and len(ids[0]) == 4
+
+
+def test_output_folder_with_a_quote_in_its_name(tmp_path):
+    version = run_pipeline(None, tmp_path / "l'export")
+    assert len(read_csv(version / "actors.csv")) > 10

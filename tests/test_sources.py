@@ -1,6 +1,7 @@
 """Source kinds on real-format files: LaMednum CSV, partner CSV (cp1252, ;), XLSX, JSON."""
 
 import json
+import re
 
 import pytest
 from openpyxl import Workbook
@@ -215,3 +216,114 @@ def test_mediation_numerique_pivots(tmp_path):
 def test_csv_reader_keeps_extra_cells():
     rows = list(read_csv(b"a,b\n1,2,3\n", None, None))
     assert rows == [{"a": "1", "b": "2", "__extra__": "3"}]
+
+
+def test_json_optional_keys_may_be_missing_from_the_first_object(tmp_path):
+    doc = [{"nom": "A"}, {"nom": "B", "tel": "05 55 45 61 00"}]
+    result = parse_source(
+        spec(url="x.json", mapping={"nom": "nom", "telephone": "tel"}),
+        archived(tmp_path, json.dumps(doc).encode(), "x.json"),
+    )
+    assert [(r.nom, r.telephone) for r in result.records] == [("A", None), ("B", "+33555456100")]
+
+
+def test_json_items_must_be_objects(tmp_path):
+    with pytest.raises(FormatError, match="item 1 of the JSON list is a str"):
+        list(
+            parse_source(
+                spec(url="x.json", mapping={"nom": "nom"}),
+                archived(tmp_path, b'[{"nom": "A"}, "B"]'),
+            ).records
+        )
+
+
+def test_format_is_sniffed_from_the_bytes(tmp_path):
+    book = Workbook()
+    book.active.append(["Nom de la structure"])
+    book.active.append(["EPN"])
+    path = tmp_path / "export"
+    book.save(path)
+    result = parse_source(
+        spec(url="https://example.org/export?format=xlsx", mapping={"nom": "Nom de la structure"}),
+        archived(tmp_path, path.read_bytes()),
+    )
+    assert [r.nom for r in result.records] == ["EPN"]
+
+
+def test_xlsx_with_a_wrong_stored_dimension_loses_no_row(tmp_path):
+    import zipfile
+
+    book = Workbook()
+    for row in (["Nom"], ["A"], ["B"], ["C"]):
+        book.active.append(row)
+    path = tmp_path / "in.xlsx"
+    book.save(path)
+    broken = tmp_path / "broken.xlsx"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(broken, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb'<dimension ref="A1:A4" ?/>', b'<dimension ref="A1:A2"/>', data)
+                assert b'ref="A1:A2"' in data
+            dst.writestr(item, data)
+    result = parse_source(
+        spec(url="b.xlsx", mapping={"nom": "Nom"}), archived(tmp_path, broken.read_bytes())
+    )
+    assert [r.nom for r in result.records] == ["A", "B", "C"]
+
+
+def test_duplicate_header_names_keep_every_cell(tmp_path):
+    body = partner_csv(["Nom", "Tel", "Tel"], [["MDA", "05 55 45 61 00", "06 00 00 00 00"]])
+    result = parse_source(
+        spec(mapping={"nom": "Nom", "telephone": "Tel (2)"}), archived(tmp_path, body)
+    )
+    assert result.records[0].telephone == "+33600000000"
+
+
+def test_unterminated_quote_fails_the_source_with_its_line(tmp_path):
+    body = b'Nom;CP\n"A;87000\nB;87100\nC;87200\n'
+    with pytest.raises(FormatError, match="line"):
+        list(parse_source(spec(mapping={"nom": "Nom"}), archived(tmp_path, body)).records)
+
+
+def test_very_long_fields_are_read(tmp_path):
+    long_text = "x" * 300_000
+    body = partner_csv(["Nom", "Description"], [["MDA", long_text]], encoding="utf-8")
+    result = parse_source(
+        spec(mapping={"nom": "Nom", "description": "Description"}), archived(tmp_path, body)
+    )
+    assert len(result.records[0].description) == 300_000
+
+
+def test_delimiter_is_read_from_the_header_even_with_commas_in_names():
+    assert detect_delimiter("Nom;Adresse, voie;CP\n") == ";"
+    assert detect_delimiter('nom,adresse\n"a;b",c\n') == ","
+
+
+def test_string_constants_are_one_value_in_every_kind(tmp_path):
+    rows = [{"id": "a", "nom": "Lieu", "dispositif_programmes_nationaux": "Aidants Connect"}]
+    result = parse_source(
+        spec(id="lamednum", kind="mediation-numerique", url="x.csv", constants={"labels": "pana"}),
+        archived(tmp_path, lamednum_csv(rows)),
+    )
+    assert result.warnings == []
+    assert [x.value for x in result.records[0].labels] == ["pana", "aidants-connect"]
+
+
+def test_lamednum_file_with_semicolons_is_read(tmp_path):
+    rows = [{"id": "a", "nom": "Lieu", "code_postal": "87000"}]
+    body = lamednum_csv(rows).decode().replace(",", ";").encode()
+    result = parse_source(
+        spec(id="l", kind="mediation-numerique", url="x.csv"), archived(tmp_path, body)
+    )
+    assert [r.record_id for r in result.records] == ["a"]
+
+
+def test_not_a_lamednum_file(tmp_path):
+    with pytest.raises(FormatError, match="not a LaMednum file, column.s. id missing"):
+        list(
+            parse_source(
+                spec(id="l", kind="mediation-numerique", url="x.csv"),
+                archived(tmp_path, b"nom,ville\nA,B\n"),
+            ).records
+        )

@@ -66,3 +66,46 @@ def test_missing_and_duplicate_record_ids_are_rejected():
 def test_missing_name_is_rejected():
     result = validate_rows(spec(), [raw("1", code_postal="87000")])
     assert [(r.field, r.reason) for r in result.rejects] == [("nom", "Field required")]
+
+
+def test_lookup_keys_may_contain_separators():
+    spec_ = SourceSpec(
+        id="p",
+        kind="table",
+        url="x",
+        licence="x",
+        lookups={"niveaux_service": {"Informer; Orienter": "informer|orienter"}},
+    )
+    result = validate_rows(spec_, [raw("1", nom="X", niveaux_service="Informer; Orienter")])
+    assert result.warnings == []
+    assert [n.value for n in result.records[0].niveaux_service] == ["informer", "orienter"]
+
+
+def test_urls_and_emails_that_would_break_rdf_are_rejected():
+    result = validate_rows(
+        spec(),
+        [
+            raw("1", nom="A", site_web="https:\\\\www.mda-limoges.fr"),
+            raw("2", 2, nom="B", courriel='a"b@c.fr'),
+            raw("3", 3, nom="C", site_web="www.mda-limoges.fr", courriel="Contact@MDA.fr"),
+        ],
+    )
+    assert {(r.record_id, r.field) for r in result.rejects} == {
+        ("1", "site_web"),
+        ("2", "courriel"),
+    }
+    assert result.records[0].site_web == "https://www.mda-limoges.fr"
+
+
+def test_numeric_dates_are_not_timestamps():
+    result = validate_rows(
+        spec(), [raw("1", nom="A", date_maj="46000"), raw("2", 2, nom="B", date_maj="01/02/2026")]
+    )
+    assert [(r.record_id, r.field) for r in result.rejects] == [("1", "date_maj")]
+    assert str(result.records[0].date_maj) == "2026-02-01"
+
+
+def test_overseas_collectivities_keep_a_valid_departement():
+    result = validate_rows(spec(), [raw("1", nom="A", code_postal="98800", telephone="+687123456")])
+    (record,) = result.records
+    assert record.departement == "988" and record.region is None

@@ -19,7 +19,11 @@ def deduplicate(
     """Return the actors (sorted by id) and actor id -> member record keys."""
     rows = fetch_dicts(con, "SELECT * FROM records ORDER BY source_id, record_id")
     by_key = {(r["source_id"], r["record_id"]): r for r in rows}
-    clusters = cluster(list(by_key), candidate_pairs(con))
+    locations = {
+        k: {"code_postal": r["code_postal"], "code_insee": r["code_insee"]}
+        for k, r in by_key.items()
+    }
+    clusters = cluster(list(by_key), candidate_pairs(con), locations)
     members = assign_ids(con, clusters)
     actors = [merge(a, [by_key[k] for k in keys], priority) for a, keys in members.items()]
     actors.sort(key=lambda a: a.id)

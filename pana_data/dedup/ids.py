@@ -1,5 +1,6 @@
-"""Stable actor ids: a rebuilt cluster inherits the id most of its members held in the previous
-run; otherwise an opaque id is minted once and never reused."""
+"""Stable actor ids: a rebuilt cluster inherits the id most of its members last held (in any
+earlier run: a record missing for a while gets its id back); otherwise an opaque id is minted
+once and never reused."""
 
 from __future__ import annotations
 
@@ -29,7 +30,12 @@ def assign_ids(
     con: duckdb.DuckDBPyConnection, clusters: list[list[RecordKey]]
 ) -> dict[str, list[RecordKey]]:
     """Return actor id -> members, and record membership and minted ids in the store."""
-    previous = {(s, r): a for a, s, r in con.execute("SELECT * FROM actor_members").fetchall()}
+    previous = {
+        (s, r): a
+        for s, r, a in con.execute(
+            "SELECT source_id, record_id, actor_id FROM record_actors"
+        ).fetchall()
+    }
     ever = {row[0] for row in con.execute("SELECT actor_id FROM actor_ids").fetchall()}
     used: set[str] = set()
     minted: list[str] = []
@@ -57,6 +63,11 @@ def assign_ids(
             con.executemany("INSERT INTO actor_members VALUES (?, ?, ?)", memberships)
         if minted:
             con.executemany("INSERT INTO actor_ids VALUES (?, ?)", [(a, now) for a in minted])
+        if memberships:
+            con.executemany(
+                "INSERT OR REPLACE INTO record_actors VALUES (?, ?, ?, ?)",
+                [(s, r, a, now) for a, s, r in memberships],
+            )
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

@@ -3,7 +3,8 @@
 Rules: records are ranked by source priority (catalog order), then most recent ``date_maj``;
 a scalar field takes the first non-empty value; a list field takes the union in rank order;
 ``statut`` takes the first known status; ``date_maj`` the most recent; département and région are
-derived again from the chosen address.
+derived again from the chosen postcode or INSEE code, and taken from the records only when the
+actor has neither.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def merge(actor_id: str, records: list[dict], priority: Callable[[str], int]) ->
     values: dict[str, Any] = {}
     for name, info in ActorData.model_fields.items():
         if name in DERIVED:
-            continue
+            continue  # filled below, once the address is chosen
         if name == "date_maj":
             dates = [r[name] for r in ranked if r.get(name)]
             values[name] = max(dates) if dates else None
@@ -44,6 +45,10 @@ def merge(actor_id: str, records: list[dict], priority: Callable[[str], int]) ->
             values[name] = merged
         else:
             values[name] = next((r[name] for r in ranked if r.get(name) not in (None, "")), None)
+    if not (values.get("code_postal") or values.get("code_insee")):
+        values["departement"] = next((r["departement"] for r in ranked if r["departement"]), None)
+        if values["departement"] is None:  # else the région follows from the département
+            values["region"] = next((r["region"] for r in ranked if r["region"]), None)
     sources: list[str] = []
     for r in ranked:
         if r["source_id"] not in sources:

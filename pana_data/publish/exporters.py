@@ -15,11 +15,24 @@ from ..rdf import actors_graph
 from ..schema import MULTI_SEPARATOR, SCHEMA_VERSION, Actor
 from ..schema.generate import table_schema
 
-LICENCE = {
-    "name": "etalab-2.0",
-    "title": "Licence Ouverte / Open Licence version 2.0",
-    "path": "https://www.etalab.gouv.fr/licence-ouverte-open-licence",
+LICENCES = {
+    "etalab-2.0": {
+        "title": "Licence Ouverte / Open Licence version 2.0",
+        "path": "https://www.etalab.gouv.fr/licence-ouverte-open-licence",
+    },
+    "ODbL-1.0": {
+        "title": "Open Database License 1.0",
+        "path": "https://opendatacommons.org/licenses/odbl/1-0/",
+    },
+    "CC-BY-4.0": {
+        "title": "Creative Commons Attribution 4.0",
+        "path": "https://creativecommons.org/licenses/by/4.0/",
+    },
 }
+
+
+def licence_of(name: str) -> dict[str, str]:
+    return {"name": name, **LICENCES.get(name, {})}
 
 
 @dataclass
@@ -34,6 +47,7 @@ class Release:
     warnings: list[dict[str, Any]]
     sources: list[dict[str, Any]]
     catalog_title: str = "Catalogue PANA"
+    licence: str = "etalab-2.0"
     written: list[str] = field(default_factory=list)
 
 
@@ -199,8 +213,11 @@ def write_datapackage(release: Release) -> None:
             "moissonnés, validés et dédupliqués par pana-data."
         ),
         "version": release.version,
-        "licenses": [LICENCE],
-        "sources": [{"title": s["source_id"], "path": s.get("url") or ""} for s in release.sources],
+        "licenses": [licence_of(release.licence)],
+        "sources": [
+            {"title": s.get("title") or s["source_id"], "path": s.get("url") or ""}
+            for s in release.sources
+        ],
         "resources": resources,
     }
     text = json.dumps(package, ensure_ascii=False, indent=2)

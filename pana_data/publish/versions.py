@@ -37,7 +37,7 @@ def read_versions(out_dir: Path) -> dict[str, Any]:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with tmp.open("w", encoding="utf-8") as f:
         f.write(text)
         f.flush()
@@ -54,7 +54,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _point_latest(out_dir: Path, version: str) -> None:
-    tmp = out_dir / f".{LATEST}.tmp"
+    tmp = out_dir / f".{LATEST}.{os.getpid()}.tmp"
     if tmp.is_symlink() or tmp.exists():
         tmp.unlink()
     tmp.symlink_to(version, target_is_directory=True)

@@ -6,8 +6,16 @@ JSON Schema, Table Schema and SKOS are generated from these classes; nothing kee
 
 from __future__ import annotations
 
+import unicodedata
 from enum import StrEnum
+from functools import cache
 from typing import Any
+
+
+def match_key(text: str) -> str:
+    """Case, accents, ``-``/``_`` and spacing do not matter when matching a code or a label."""
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return " ".join(text.lower().replace("_", " ").replace("-", " ").split())
 
 
 class CodeList(StrEnum):
@@ -37,6 +45,20 @@ class CodeList(StrEnum):
     @classmethod
     def values(cls) -> list[str]:
         return [m.value for m in cls]
+
+    @classmethod
+    def match(cls, text: str) -> CodeList | None:
+        """The member whose value or French label is ``text`` (case and accents ignored)."""
+        return _index(cls).get(match_key(text))
+
+
+@cache
+def _index(codes: type[CodeList]) -> dict[str, CodeList]:
+    index: dict[str, CodeList] = {}
+    for member in codes:
+        index[match_key(member.label)] = member
+        index[match_key(member.value)] = member
+    return index
 
 
 class Typologie(CodeList):
@@ -232,6 +254,9 @@ class Statut(CodeList):
     FERME = ("ferme", "Fermé", "L'acteur a cessé son activité (dissolution, fermeture).")
     INCONNU = ("inconnu", "Inconnu", "Aucune source ne renseigne l'état de l'acteur.")
 
+
+# Fields that hold a list of codes (the others hold one).
+MULTI_CODE_FIELDS = {"typologie", "niveaux_service", "thematiques", "labels", "reseaux"}
 
 CODE_LISTS: dict[str, type[CodeList]] = {
     "typologie": Typologie,

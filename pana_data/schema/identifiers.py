@@ -7,7 +7,6 @@ an empty or placeholder value, or raises ``ValueError`` with a reason a maintain
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from stdnum.fr import siren as _siren
 from stdnum.fr import siret as _siret
@@ -20,11 +19,13 @@ PLACEHOLDER_RNA = "W000000000"
 RNA_RE = re.compile(r"^W[0-9][0-9A-Z][0-9]{7}$")
 POSTCODE_RE = re.compile(r"^\d{5}$")
 INSEE_RE = re.compile(r"^([013-9]\d|2[AB1-9])\d{3}$")
-DEPARTEMENT_RE = re.compile(r"^(0[1-9]|[1-8]\d|9[0-5]|2[AB]|97[1-6])$")
+# Départements, then overseas collectivities that have postcodes (975, 977, 978, 986-988).
+DEPARTEMENT_RE = re.compile(r"^(0[1-9]|[1-8]\d|9[0-5]|2[AB]|97[1-8]|98[678])$")
 # E.164 numbers accepted by the LaMednum standard (metropolitan and overseas prefixes).
 PHONE_RE = re.compile(r"^(\+33|\+590|\+594|\+262|\+596|\+269|\+687|\+689|\+508|\+681)\d{6,9}$")
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
-URL_RE = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+# Organisational addresses as they are written in practice; nothing that would break a mailto IRI.
+EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+URL_RE = re.compile(r"^https?://[\w-]+(\.[\w-]+)+(:\d+)?([/?#][^\s\"<>{}|\\^`]*)?$")
 
 # National 10-digit numbers whose prefix belongs to an overseas département.
 _OVERSEAS_PREFIXES = {
@@ -164,8 +165,8 @@ def clean_url(value: object) -> str | None:
     text = _as_text(value)
     if not text:
         return None
-    if not re.match(r"^[a-z]+://", text, re.IGNORECASE):
-        text = "https://" + text
+    if not re.match(r"^[a-z][a-z0-9+.-]*:", text, re.IGNORECASE):
+        text = "https://" + text  # "www.exemple.fr"
     if not URL_RE.fullmatch(text):
         raise ValueError(f"not a web address: {text!r}")
     return text
@@ -191,6 +192,8 @@ def clean_date(value: object) -> object:
     text = _as_text(value)
     if not text or text.startswith("0001-01-01"):
         return None
+    if text.isdigit():  # never read as a Unix timestamp or a spreadsheet serial
+        raise ValueError(f"not a date: {text!r}")
     match = re.fullmatch(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})", text)
     if match:
         day, month, year = match.groups()
@@ -201,15 +204,11 @@ def clean_date(value: object) -> object:
 def departement_of(code_insee: str | None, code_postal: str | None) -> str | None:
     """Département code from the INSEE commune code (preferred) or the postcode."""
     if code_insee:
-        return code_insee[:3] if code_insee.startswith("97") else code_insee[:2]
+        return code_insee[:3] if code_insee[:2] in ("97", "98") else code_insee[:2]
     if code_postal:
-        if code_postal.startswith("97"):
+        if code_postal[:2] in ("97", "98"):
             return code_postal[:3]
         if code_postal.startswith("20"):
             return "2A" if code_postal[:3] in ("200", "201") else "2B"
         return code_postal[:2]
     return None
-
-
-def strip_accents(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from ..archive import ArchivedBody
 from ..catalog import SourceSpec
 from .base import RawRecord, register
-from .tabular import read_csv
+from .tabular import FormatError, read_csv
 
 # LaMednum column -> schema field, for columns taken as they are.
 DIRECT = {
@@ -52,6 +52,9 @@ for _value in (
     LOOKUPS["labels"][_value] = None
 
 PLACEHOLDER_PIVOTS = {"00000000000000", "000000000", "W000000000"}
+# Columns without which a row cannot be a place; the standard's other required columns
+# (pivot, commune, code_postal, adresse, date_maj) are validated row by row instead.
+REQUIRED_COLUMNS = ("id", "nom")
 
 
 def split_multi(value: str | None) -> list[str]:
@@ -62,7 +65,13 @@ def split_multi(value: str | None) -> list[str]:
 
 @register("mediation-numerique", lookups=LOOKUPS)
 def parse_mediation_numerique(spec: SourceSpec, body: ArchivedBody) -> Iterator[RawRecord]:
-    rows = read_csv(body.read(), spec.encoding, spec.delimiter or ",")
+    rows = read_csv(body.read(), spec.encoding, spec.delimiter)
+    missing = [c for c in REQUIRED_COLUMNS if c not in rows.columns]
+    if missing:
+        raise FormatError(
+            f"source {spec.id}: not a LaMednum file, column(s) {', '.join(missing)} missing; "
+            f"columns are: {', '.join(rows.columns)}"
+        )
     for number, row in enumerate(rows, start=1):
         notes: list[tuple[str, str]] = []
         fields: dict = dict(spec.constants)
@@ -99,7 +108,9 @@ def parse_mediation_numerique(spec: SourceSpec, body: ArchivedBody) -> Iterator[
         ):
             values = split_multi(row.get(column))
             if values:
-                fields[target] = [*fields.get(target, []), *values]
+                before = fields.get(target) or []
+                before = split_multi(before) if isinstance(before, str) else list(before)
+                fields[target] = [*before, *values]
 
         yield RawRecord(
             record_id=row.get("id"), fields=fields, raw=row, row_number=number, notes=notes

@@ -28,10 +28,10 @@ def _check_columns(spec: SourceSpec, wanted: set[str], columns: list[str]) -> No
 
 @register("table")
 def parse_table(spec: SourceSpec, body: ArchivedBody) -> Iterator[RawRecord]:
-    fmt = spec.format or detect_format(spec.url)
+    data = body.read()
     rows = read_rows(
-        body.read(),
-        fmt,
+        data,
+        spec.format or detect_format(data, spec.url),
         encoding=spec.encoding,
         delimiter=spec.delimiter,
         sheet=spec.sheet,
@@ -41,13 +41,8 @@ def parse_table(spec: SourceSpec, body: ArchivedBody) -> Iterator[RawRecord]:
     wanted = {c for cols in mapping.values() for c in cols} | (
         {spec.record_id} if spec.record_id else set()
     )
-    checked = rows.columns is not None
-    if checked:
-        _check_columns(spec, wanted, rows.columns)
+    _check_columns(spec, wanted, rows.columns)
     for number, row in enumerate(rows, start=1):
-        if not checked:  # JSON has no header: check the first object
-            _check_columns(spec, wanted, list(row))
-            checked = True
         fields: dict = dict(spec.constants)
         for target, cols in mapping.items():
             values = [row.get(c) for c in cols]

@@ -1,5 +1,5 @@
-"""Reading tabular bytes (CSV, XLSX, JSON lists) into rows of strings, with encoding and delimiter
-detection. Shared by the kinds; knows nothing of the schema."""
+"""Reading tabular bytes (CSV, XLSX, JSON lists) into rows of strings, with format, encoding and
+delimiter detection. Shared by the kinds; knows nothing of the schema."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from typing import Any
 
 from openpyxl import load_workbook
 
-DELIMITERS = (",", ";", "\t")
+DELIMITERS = (",", ";", "\t", "|")
+FIELD_SIZE_LIMIT = 16 * 1024 * 1024  # long descriptions are data, not an attack
+csv.field_size_limit(FIELD_SIZE_LIMIT)
 
 
 class FormatError(ValueError):
@@ -22,6 +24,8 @@ def detect_encoding(data: bytes) -> str:
     """UTF-8 with BOM, UTF-8, else Windows-1252 (a superset of Latin-1 for printable text)."""
     if data.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
     try:
         data.decode("utf-8")
         return "utf-8"
@@ -35,20 +39,33 @@ def detect_encoding(data: bytes) -> str:
 
 
 def detect_delimiter(text: str) -> str:
-    sample = "\n".join(text.splitlines()[:20])
-    try:
-        return csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
-    except csv.Error:
-        header = sample.splitlines()[0] if sample else ""
-        return max(DELIMITERS, key=header.count)
+    """The delimiter that splits the first lines into the most columns, consistently."""
+    lines = text.splitlines()[:50]
+    best, best_score = ",", (-1, -1)
+    for delimiter in DELIMITERS:
+        try:
+            rows = list(csv.reader(lines, delimiter=delimiter))
+        except csv.Error:
+            continue
+        if not rows:
+            continue
+        width = len(rows[0])
+        consistent = sum(len(r) == width for r in rows)
+        score = (consistent if width > 1 else 0, width)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
 
 
-def detect_format(name: str) -> str:
+def detect_format(data: bytes, name: str = "") -> str:
+    """From the bytes first (XLSX is a zip, JSON starts with [ or {), then the file name."""
+    if data[:4] == b"PK\x03\x04":
+        return "xlsx"
+    head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head[:1] in (b"[", b"{"):
+        return "json"
     lowered = name.lower().split("?", 1)[0]
-    for suffix, fmt in ((".xlsx", "xlsx"), (".json", "json"), (".csv", "csv"), (".tsv", "csv")):
-        if lowered.endswith(suffix):
-            return fmt
-    return "csv"
+    return "xlsx" if lowered.endswith(".xlsx") else "csv"
 
 
 def _cell(value: Any) -> str | None:
@@ -62,10 +79,20 @@ def _cell(value: Any) -> str | None:
     return text or None
 
 
-class Rows:
-    """Rows of a table, with its header when the format has one (CSV, XLSX)."""
+def _unique(names: list[str]) -> list[str]:
+    """Duplicate column names get a suffix (``Tel``, ``Tel (2)``) so no cell is lost."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return out
 
-    def __init__(self, columns: list[str] | None, rows: Iterator[dict]):
+
+class Rows:
+    """Rows of a table and the names of its columns."""
+
+    def __init__(self, columns: list[str], rows: Iterator[dict]):
         self.columns = columns
         self._rows = rows
 
@@ -80,18 +107,29 @@ def read_csv(data: bytes, encoding: str | None, delimiter: str | None) -> Rows:
     except (UnicodeDecodeError, LookupError) as exc:
         raise FormatError(f"cannot decode as {encoding}: {exc}") from exc
     text = text.lstrip("\ufeff")
-    reader = csv.DictReader(
-        io.StringIO(text, newline=""), delimiter=delimiter or detect_delimiter(text)
+    reader = csv.reader(
+        io.StringIO(text, newline=""), delimiter=delimiter or detect_delimiter(text), strict=True
     )
-    columns = [(name or "").strip() for name in reader.fieldnames or []]
-    reader.fieldnames = columns
+    try:
+        header = next(reader, [])
+    except csv.Error as exc:
+        raise FormatError(f"line 1: {exc}") from exc
+    columns = _unique([name.strip() for name in header])
 
     def rows() -> Iterator[dict]:
-        for row in reader:
-            extra = row.pop(None, None)
-            if extra:
-                row["__extra__"] = "|".join(extra)
-            yield {k: _cell(v) for k, v in row.items()}
+        while True:
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise FormatError(f"line {reader.line_num}: {exc}") from exc
+            if not any(v.strip() for v in values):
+                continue
+            row = {name: _cell(v) for name, v in zip(columns, values, strict=False)}
+            if len(values) > len(columns):
+                row["__extra__"] = "|".join(values[len(columns) :])
+            yield row
 
     return Rows(columns, rows())
 
@@ -101,10 +139,15 @@ def read_xlsx(data: bytes, sheet: str | None) -> Rows:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a bad file
         raise FormatError(f"not a readable XLSX file: {exc}") from exc
+    if sheet and sheet not in book.sheetnames:
+        raise FormatError(f"no sheet {sheet!r}; sheets are: {', '.join(book.sheetnames)}")
     ws = book[sheet] if sheet else book.worksheets[0]
+    ws.reset_dimensions()  # the stored <dimension> may be wrong; read every row there is
     cells = ws.iter_rows(values_only=True)
     header = next(cells, None) or ()
-    names = [str(h).strip() if h is not None else f"column_{i + 1}" for i, h in enumerate(header)]
+    names = _unique(
+        [str(h).strip() if h is not None else f"column_{i + 1}" for i, h in enumerate(header)]
+    )
 
     def rows() -> Iterator[dict]:
         for values in cells:
@@ -113,23 +156,6 @@ def read_xlsx(data: bytes, sheet: str | None) -> Rows:
             yield {name: _cell(v) for name, v in zip(names, values, strict=False)}
 
     return Rows(names, rows())
-
-
-def read_json(data: bytes, records_path: str | None) -> Rows:
-    try:
-        doc = json.loads(data.decode(detect_encoding(data)))
-    except ValueError as exc:
-        raise FormatError(f"not valid JSON: {exc}") from exc
-    for key in (records_path or "").split(".") if records_path else []:
-        if not isinstance(doc, dict) or key not in doc:
-            raise FormatError(f"records_path {records_path!r}: no key {key!r}")
-        doc = doc[key]
-    if not isinstance(doc, list):
-        raise FormatError("expected a JSON list of records (set records_path)")
-    for item in doc:
-        if not isinstance(item, dict):
-            raise FormatError(f"expected objects in the JSON list, got {type(item).__name__}")
-    return Rows(None, (_flatten(item) for item in doc))
 
 
 def _flatten(item: dict, prefix: str = "") -> dict:
@@ -144,6 +170,28 @@ def _flatten(item: dict, prefix: str = "") -> dict:
         else:
             flat[name] = _cell(value)
     return flat
+
+
+def read_json(data: bytes, records_path: str | None) -> Rows:
+    try:
+        doc = json.loads(data.decode(detect_encoding(data)))
+    except ValueError as exc:
+        raise FormatError(f"not valid JSON: {exc}") from exc
+    for key in records_path.split(".") if records_path else []:
+        if not isinstance(doc, dict) or key not in doc:
+            raise FormatError(f"records_path {records_path!r}: no key {key!r}")
+        doc = doc[key]
+    if not isinstance(doc, list):
+        raise FormatError("expected a JSON list of records (set records_path)")
+    items = []
+    for index, item in enumerate(doc):
+        if not isinstance(item, dict):
+            raise FormatError(
+                f"item {index} of the JSON list is a {type(item).__name__}, not an object"
+            )
+        items.append(_flatten(item))
+    columns = list(dict.fromkeys(key for item in items for key in item))
+    return Rows(columns, iter(items))
 
 
 def read_rows(
