@@ -116,10 +116,13 @@ class SourceSpec(BaseModel):
 class Catalog(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str = "Catalogue PANA"
-    publisher: str = "pana-data"
-    licence: str = Field("etalab-2.0", description="Licence of the published dataset.")
-    sources: list[SourceSpec]
+    title: str = Field("Catalogue PANA", description="Title of the published dataset.")
+    publisher: str = Field("pana-data", description="Who publishes the dataset.")
+    licence: str = Field(
+        "etalab-2.0",
+        description="Licence of the published dataset; ODbL-1.0 when a source is under ODbL.",
+    )
+    sources: list[SourceSpec] = Field(description="The sources, in priority order.")
     path: Path | None = Field(None, exclude=True)
 
     @field_validator("sources")
