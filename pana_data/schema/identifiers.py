@@ -6,7 +6,9 @@ an empty or placeholder value, or raises ``ValueError`` with a reason a maintain
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 
 from stdnum.fr import siren as _siren
 from stdnum.fr import siret as _siret
@@ -57,49 +59,59 @@ def _as_text(value: object) -> str:
     return str(value).strip()
 
 
-def clean_siret(value: object) -> str | None:
+def cleaner(func: Callable[[str], str | None]) -> Callable[[object], str | None]:
+    """Wrap a cleaner of non-empty text: ``None``, blank cells and spreadsheet floats are
+    handled once here."""
+
+    @functools.wraps(func)
+    def clean(value: object) -> str | None:
+        if value is None:
+            return None
+        text = _as_text(value)
+        return func(text) if text else None
+
+    return clean
+
+
+def _clean_sirene(
+    value: object, name: str, length: int, is_valid: Callable[[str], bool]
+) -> str | None:
+    """SIRET/SIREN: digits only, all-zero placeholders are unknown, Luhn (La Poste excepted)."""
     if value is None:
         return None
     text = _as_text(value).replace(" ", "").replace("\u00a0", "")
     if not text or set(text) == {"0"}:
         return None
-    if not re.fullmatch(r"\d{14}", text):
-        raise ValueError(f"SIRET must have 14 digits, got {text!r}")
-    if not _siret.is_valid(text):
-        raise ValueError(f"SIRET {text} fails the Luhn check")
+    if not re.fullmatch(rf"\d{{{length}}}", text):
+        raise ValueError(f"{name} must have {length} digits, got {text!r}")
+    if not is_valid(text):
+        raise ValueError(f"{name} {text} fails the Luhn check")
     return text
 
 
-def clean_siren(value: object) -> str | None:
-    if value is None:
-        return None
-    text = _as_text(value).replace(" ", "").replace("\u00a0", "")
-    if not text or set(text) == {"0"}:
-        return None
-    if not re.fullmatch(r"\d{9}", text):
-        raise ValueError(f"SIREN must have 9 digits, got {text!r}")
-    if not _siren.is_valid(text):
-        raise ValueError(f"SIREN {text} fails the Luhn check")
-    return text
+@cleaner
+def clean_siret(text: str) -> str | None:
+    return _clean_sirene(text, "SIRET", 14, _siret.is_valid)
 
 
-def clean_rna(value: object) -> str | None:
-    if value is None:
-        return None
-    text = _as_text(value).replace(" ", "").upper()
-    if not text or text == PLACEHOLDER_RNA:
+@cleaner
+def clean_siren(text: str) -> str | None:
+    return _clean_sirene(text, "SIREN", 9, _siren.is_valid)
+
+
+@cleaner
+def clean_rna(text: str) -> str | None:
+    text = text.replace(" ", "").upper()
+    if text == PLACEHOLDER_RNA:
         return None
     if not RNA_RE.fullmatch(text):
         raise ValueError(f"RNA number must be W followed by 9 characters, got {text!r}")
     return text
 
 
-def clean_postcode(value: object) -> str | None:
-    if value is None:
-        return None
-    text = _as_text(value).replace(" ", "")
-    if not text:
-        return None
+@cleaner
+def clean_postcode(text: str) -> str | None:
+    text = text.replace(" ", "")
     if re.fullmatch(r"\d{4}", text):  # a spreadsheet dropped the leading zero
         text = "0" + text
     if not POSTCODE_RE.fullmatch(text):
@@ -107,12 +119,9 @@ def clean_postcode(value: object) -> str | None:
     return text
 
 
-def clean_insee(value: object) -> str | None:
-    if value is None:
-        return None
-    text = _as_text(value).replace(" ", "").upper()
-    if not text:
-        return None
+@cleaner
+def clean_insee(text: str) -> str | None:
+    text = text.replace(" ", "").upper()
     if re.fullmatch(r"\d{4}", text):
         text = "0" + text
     if not INSEE_RE.fullmatch(text):
@@ -120,13 +129,9 @@ def clean_insee(value: object) -> str | None:
     return text
 
 
-def clean_phone(value: object) -> str | None:
+@cleaner
+def clean_phone(text: str) -> str | None:
     """Any common French writing of a phone number -> E.164 (``+33555456100``)."""
-    if value is None:
-        return None
-    text = _as_text(value)
-    if not text:
-        return None
     text = text.replace("(0)", "")
     digits = _digits(text)
     if text.startswith("+"):
@@ -146,12 +151,9 @@ def clean_phone(value: object) -> str | None:
     return number
 
 
-def clean_email(value: object) -> str | None:
-    if value is None:
-        return None
-    text = _as_text(value).strip().lower()
-    if text.startswith("mailto:"):
-        text = text[len("mailto:") :]
+@cleaner
+def clean_email(text: str) -> str | None:
+    text = text.lower().removeprefix("mailto:").strip()
     if not text:
         return None
     if not EMAIL_RE.fullmatch(text):
@@ -159,12 +161,8 @@ def clean_email(value: object) -> str | None:
     return text
 
 
-def clean_url(value: object) -> str | None:
-    if value is None:
-        return None
-    text = _as_text(value)
-    if not text:
-        return None
+@cleaner
+def clean_url(text: str) -> str | None:
     if not re.match(r"^[a-z][a-z0-9+.-]*:", text, re.IGNORECASE):
         text = "https://" + text  # "www.exemple.fr"
     if not URL_RE.fullmatch(text):
@@ -172,12 +170,9 @@ def clean_url(value: object) -> str | None:
     return text
 
 
-def clean_departement(value: object) -> str | None:
-    if value is None:
-        return None
-    text = _as_text(value).upper()
-    if not text:
-        return None
+@cleaner
+def clean_departement(text: str) -> str | None:
+    text = text.upper()
     if re.fullmatch(r"\d", text):
         text = "0" + text
     if not DEPARTEMENT_RE.fullmatch(text):
