@@ -327,3 +327,18 @@ def test_not_a_lamednum_file(tmp_path):
                 archived(tmp_path, b"nom,ville\nA,B\n"),
             ).records
         )
+
+
+def test_mixed_utf8_and_cp1252_lines_keep_their_accents(tmp_path):
+    body = (
+        b"Nom;Ville\n"
+        + "Maison des associations;Besançon\n".encode()
+        + "L’atelier numérique;Épinal\n".encode("cp1252")
+    )
+    result = parse_source(
+        spec(mapping={"nom": "Nom", "commune": "Ville"}), archived(tmp_path, body)
+    )
+    assert [(r.nom, r.commune) for r in result.records] == [
+        ("Maison des associations", "Besançon"),
+        ("L’atelier numérique", "Épinal"),
+    ]

@@ -100,13 +100,29 @@ class Rows:
         return self._rows
 
 
+def decode_text(data: bytes, encoding: str | None = None) -> str:
+    """Decode with the declared encoding, else the detected one. A file that is not UTF-8 as a
+    whole is decoded line by line (UTF-8, else cp1252): concatenated exports mix both, and one
+    cp1252 line must not turn every accent of the UTF-8 lines into mojibake."""
+    if encoding:
+        try:
+            return data.decode(encoding)
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise FormatError(f"cannot decode as {encoding}: {exc}") from exc
+    detected = detect_encoding(data)
+    if detected in ("utf-8", "utf-8-sig", "utf-16"):
+        return data.decode(detected)
+    lines = []
+    for line in data.splitlines(keepends=True):
+        try:
+            lines.append(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            lines.append(line.decode(detected))
+    return "".join(lines)
+
+
 def read_csv(data: bytes, encoding: str | None, delimiter: str | None) -> Rows:
-    encoding = encoding or detect_encoding(data)
-    try:
-        text = data.decode(encoding)
-    except (UnicodeDecodeError, LookupError) as exc:
-        raise FormatError(f"cannot decode as {encoding}: {exc}") from exc
-    text = text.lstrip("\ufeff")
+    text = decode_text(data, encoding).lstrip("\ufeff")
     reader = csv.reader(
         io.StringIO(text, newline=""), delimiter=delimiter or detect_delimiter(text), strict=True
     )
