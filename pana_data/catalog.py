@@ -23,8 +23,14 @@ from pydantic import (
 from .schema.codelists import CODE_LISTS
 from .schema.models import SOURCE_ID_PATTERN, ActorData
 
-# Share-alike licences: a dataset built from such a source must be published under the same.
-SHARE_ALIKE = {"ODbL-1.0"}
+# Share-alike licences (SPDX ids, with common spellings): a dataset built from such a source must
+# be published under the same licence.
+SHARE_ALIKE = {"odbl-1.0": "ODbL-1.0", "odbl": "ODbL-1.0", "cc-by-sa-4.0": "CC-BY-SA-4.0"}
+
+
+def share_alike(licence: str) -> str | None:
+    return SHARE_ALIKE.get(licence.strip().lower())
+
 
 DEMO_CATALOG = Path(__file__).parent / "demo" / "catalog.yaml"
 
@@ -138,10 +144,11 @@ class Catalog(BaseModel):
     @model_validator(mode="after")
     def _licence_compatible(self) -> Catalog:
         for spec in self.sources:
-            if spec.licence in SHARE_ALIKE and self.licence != spec.licence:
+            required = share_alike(spec.licence)
+            if required and share_alike(self.licence) != required:
                 raise ValueError(
                     f"source {spec.id} is under {spec.licence} (share-alike): the catalog's "
-                    f"licence must be {spec.licence}, not {self.licence}"
+                    f"licence must be {required}, not {self.licence}"
                 )
         return self
 

@@ -74,13 +74,15 @@ def parse_stage(catalog: Catalog, source_id: str, body: ArchivedBody, ws: Worksp
             f"source {source_id}: {len(result.records)} valid records of {result.rows} rows, "
             f"fewer than min_rows={spec.min_rows} (archived body {body.sha256[:12]})"
         )
-    return {"staged": write_staged(result, ws.staged), "summary": result.summary()}
+    # Reports name a local file by its path in the catalog, never by this machine's path.
+    url = body.url if body.url.startswith(("http://", "https://")) else spec.url
+    return {"staged": write_staged(result, ws.staged), "summary": result.summary(), "url": url}
 
 
 def load_stage(source_id: str, parsed: dict, body: ArchivedBody, ws: Workspace) -> None:
     con = connect(ws.db)
     try:
-        load_source(con, source_id, parsed["staged"], body, parsed["summary"])
+        load_source(con, source_id, parsed["staged"], body, parsed["summary"], parsed["url"])
     finally:
         con.close()
 
@@ -121,8 +123,8 @@ def publish_stage(
     for spec in catalog.sources:
         info: dict[str, Any] = {"source_id": spec.id, "title": spec.title, "kind": spec.kind}
         info.update(harvested.get(spec.id, {}))
-        # The declared url: a local path stays relative to the catalog, never this machine's.
-        info.update({"url": spec.url, "licence": spec.licence})
+        info.setdefault("url", spec.url)  # never harvested: the declared url
+        info["licence"] = spec.licence
         if spec.id in failures:
             info["status"] = "stale" if spec.id in harvested else "failed"
             info["error"] = failures[spec.id]

@@ -70,7 +70,7 @@ def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
     # The last actor of every record ever seen: ids survive a record's absence from a run.
     con.execute(
         "CREATE TABLE IF NOT EXISTS record_actors (source_id VARCHAR, record_id VARCHAR, "
-        "actor_id VARCHAR, seen_at VARCHAR, PRIMARY KEY (source_id, record_id))"
+        "actor_id VARCHAR, name_key VARCHAR, seen_at VARCHAR, PRIMARY KEY (source_id, record_id))"
     )
     return con
 
@@ -89,8 +89,10 @@ def load_source(
     staged: dict[str, str],
     body: ArchivedBody,
     summary: dict[str, int],
+    url: str | None = None,
 ) -> None:
-    """Replace one source's rows with its staged output, atomically."""
+    """Replace one source's rows with its staged output, atomically. ``url`` is what reports
+    show of where the harvest came from (default: the archived body's url)."""
     con.execute("BEGIN TRANSACTION")
     try:
         for table, columns in (
@@ -106,7 +108,7 @@ def load_source(
             "INSERT INTO harvests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 source_id,
-                body.url,
+                url or body.url,
                 body.sha256,
                 body.size,
                 body.fetched_at,

@@ -77,6 +77,10 @@ def test_share_alike_source_needs_a_share_alike_catalog(tmp_path):
         load_catalog(write(tmp_path, "sources:\n" + source))
     catalog = load_catalog(write(tmp_path, "licence: ODbL-1.0\nsources:\n" + source))
     assert catalog.licence == "ODbL-1.0"
+    loose = "  - {id: osm, kind: table, url: a.csv, licence: odbl}\n"
+    with pytest.raises(CatalogError, match="must be ODbL-1.0"):
+        load_catalog(write(tmp_path, "sources:\n" + loose))
+    assert load_catalog(write(tmp_path, "licence: ODbL-1.0\nsources:\n" + loose))
 
 
 def test_lookup_targets_must_be_codes(tmp_path):

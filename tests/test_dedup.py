@@ -187,3 +187,23 @@ def test_merge_keeps_a_given_departement_when_no_address_is_known(tmp_path):
     load(tmp_path, con, "partner", [("1", {"nom": "Réseau départemental", "departement": "87"})])
     (actor,), _ = run(con)
     assert actor.departement == "87" and actor.region.value == "75"
+
+
+def test_a_reused_record_id_does_not_take_over_an_old_actor(tmp_path):
+    # Row-number ids: row 2 was "Maison B", then absent, then "Tiers-lieu C".
+    con = connect(tmp_path / "db.duckdb")
+    load(tmp_path, con, "partner", [("1", {"nom": "A"}), ("2", {"nom": "Maison B"})])
+    _, first = run(con)
+    b_id = next(a for a, m in first.items() if ("partner", "2") in m)
+    load(tmp_path, con, "partner", [("1", {"nom": "A"})])
+    run(con)
+    load(tmp_path, con, "partner", [("1", {"nom": "A"}), ("2", {"nom": "Tiers-lieu C"})])
+    _, third = run(con)
+    c_id = next(a for a, m in third.items() if ("partner", "2") in m)
+    assert c_id != b_id
+    # Case and accents do not count as a new name.
+    load(tmp_path, con, "partner", [("1", {"nom": "A"})])
+    run(con)
+    load(tmp_path, con, "partner", [("1", {"nom": "A"}), ("2", {"nom": "TIERS-LIEU C"})])
+    _, fifth = run(con)
+    assert ("partner", "2") in fifth[c_id]

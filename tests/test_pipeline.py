@@ -222,6 +222,9 @@ def test_failing_source_does_not_block_the_others(tmp_path):
     third = run_pipeline(catalog, tmp_path / "out")
     status = {s["source_id"]: s for s in json.loads((third / "report.json").read_text())["sources"]}
     assert status["absent"]["status"] == "stale"
+    assert status["absent"]["url"] == "data/absent.csv"  # as declared, not this machine's path
+    assert str(tmp_path) not in (third / "report.json").read_text()
+    assert str(tmp_path) not in (third / "datapackage.json").read_text()
     assert {r["nom"] for r in read_csv(third / "actors.csv")} == {"Anonymal", "MDA de Tulle"}
 
 

@@ -214,7 +214,7 @@ def test_mediation_numerique_pivots(tmp_path):
 
 
 def test_csv_reader_keeps_extra_cells():
-    rows = list(read_csv(b"a,b\n1,2,3\n", None, None))
+    rows = [row for _, row in read_csv(b"a,b\n1,2,3\n", None, None)]
     assert rows == [{"a": "1", "b": "2", "__extra__": "3"}]
 
 
@@ -342,3 +342,37 @@ def test_mixed_utf8_and_cp1252_lines_keep_their_accents(tmp_path):
         ("Maison des associations", "Besançon"),
         ("L’atelier numérique", "Épinal"),
     ]
+
+
+def test_empty_json_list_is_zero_rows_not_an_error(tmp_path):
+    result = parse_source(
+        spec(url="x.json", records_path="data", mapping={"nom": "nom"}),
+        archived(tmp_path, b'{"data": []}'),
+    )
+    assert result.rows == 0 and result.rejects == []
+
+
+def test_bom_file_with_a_cp1252_line(tmp_path):
+    body = b"\xef\xbb\xbf" + "Nom;Ville\nA;Besançon\n".encode() + "B;Épinal\n".encode("cp1252")
+    result = parse_source(
+        spec(mapping={"nom": "Nom", "commune": "Ville"}), archived(tmp_path, body)
+    )
+    assert [r.commune for r in result.records] == ["Besançon", "Épinal"]
+
+
+def test_suffixed_duplicate_never_clashes_with_a_real_column(tmp_path):
+    body = partner_csv(["Nom", "Tel", "Tel", "Tel (2)"], [["A", "1", "2", "3"]])
+    rows = [row for _, row in read_csv(body, None, None)]
+    assert sorted(v for k, v in rows[0].items() if k.startswith("Tel")) == ["1", "2", "3"]
+
+
+def test_csv_whose_header_starts_with_a_bracket_is_csv(tmp_path):
+    body = b"[Nom];Ville\nMDA;Limoges\n"
+    result = parse_source(spec(mapping={"nom": "[Nom]"}), archived(tmp_path, body))
+    assert [r.nom for r in result.records] == ["MDA"]
+
+
+def test_blank_rows_do_not_shift_row_number_ids(tmp_path):
+    body = partner_csv(["Nom", "CP"], [["A", "87000"], ["", ""], ["B", "87000"]])
+    result = parse_source(spec(mapping={"nom": "Nom"}), archived(tmp_path, body))
+    assert [(r.record_id, r.nom) for r in result.records] == [("1", "A"), ("3", "B")]

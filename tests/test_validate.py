@@ -1,5 +1,7 @@
 """Validation: rejects name source, record and field; warnings never reject; nothing is lost."""
 
+import pytest
+
 from pana_data.catalog import SourceSpec
 from pana_data.sources import RawRecord
 from pana_data.validate import validate_rows
@@ -109,3 +111,27 @@ def test_overseas_collectivities_keep_a_valid_departement():
     result = validate_rows(spec(), [raw("1", nom="A", code_postal="98800", telephone="+687123456")])
     (record,) = result.records
     assert record.departement == "988" and record.region is None
+
+
+@pytest.mark.parametrize(
+    "raw_url,expected",
+    [
+        ("www.exemple.fr:8080/agenda", "https://www.exemple.fr:8080/agenda"),
+        ("HTTPS://Exemple.fr/A", "https://Exemple.fr/A"),
+        ("https://www.exemple.fr./contact", "https://www.exemple.fr./contact"),
+        ("https://f.fr/css?family=Roboto|Open+Sans", "https://f.fr/css?family=Roboto%7COpen+Sans"),
+        ("https://exemple.fr/mon site/{id}", "https://exemple.fr/mon%20site/%7Bid%7D"),
+        ("https://mairie-évry.fr/(x)%20y", "https://mairie-évry.fr/(x)%20y"),
+    ],
+)
+def test_common_urls_are_accepted_and_made_iri_safe(raw_url, expected):
+    result = validate_rows(spec(), [raw("1", nom="A", site_web=raw_url)])
+    assert result.rejects == []
+    assert result.records[0].site_web == expected
+
+
+@pytest.mark.parametrize(
+    "email", ["contact@mairie-évry.fr", "a&b@asso.fr", "o'brien+asso@exemple.fr", "a/b=c@asso.fr"]
+)
+def test_organisational_emails_are_accepted(email):
+    assert validate_rows(spec(), [raw("1", nom="A", courriel=email)]).rejects == []

@@ -24,7 +24,7 @@ def deduplicate(
         for k, r in by_key.items()
     }
     clusters = cluster(list(by_key), candidate_pairs(con), locations)
-    members = assign_ids(con, clusters)
+    members = assign_ids(con, clusters, {k: r["nom"] for k, r in by_key.items()})
     actors = [merge(a, [by_key[k] for k in keys], priority) for a, keys in members.items()]
     actors.sort(key=lambda a: a.id)
     return actors, members

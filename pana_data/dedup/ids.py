@@ -1,5 +1,5 @@
-"""Stable actor ids: a rebuilt cluster inherits the id most of its members last held (in any
-earlier run: a record missing for a while gets its id back); otherwise an opaque id is minted
+"""Stable actor ids: a rebuilt cluster inherits the id most of its members last held (a record
+missing for a while gets its id back if its name is unchanged); otherwise an opaque id is minted
 once and never reused."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections import Counter
 
 import duckdb
 
+from ..schema.codelists import match_key
 from .match import RecordKey
 
 ID_PREFIX = "pana-"
@@ -26,16 +27,33 @@ def mint(seed: str, taken: set[str]) -> str:
         salt += 1
 
 
-def assign_ids(
-    con: duckdb.DuckDBPyConnection, clusters: list[list[RecordKey]]
-) -> dict[str, list[RecordKey]]:
-    """Return actor id -> members, and record membership and minted ids in the store."""
-    previous = {
-        (s, r): a
-        for s, r, a in con.execute(
-            "SELECT source_id, record_id, actor_id FROM record_actors"
+def _previous_ids(
+    con: duckdb.DuckDBPyConnection, names: dict[RecordKey, str]
+) -> dict[RecordKey, str]:
+    """The id each record held: in the last run, or, for a record absent since, in the run it was
+    last seen provided its name is unchanged (a row number reused by another organisation, or a
+    recycled record id, must not take over an old actor's id)."""
+    last_run = {(s, r): a for a, s, r in con.execute("SELECT * FROM actor_members").fetchall()}
+    earlier = {
+        (s, r): (a, n)
+        for s, r, a, n in con.execute(
+            "SELECT source_id, record_id, actor_id, name_key FROM record_actors"
         ).fetchall()
     }
+    previous = dict(last_run)
+    for key, (actor_id, name_key) in earlier.items():
+        if key not in previous and key in names and name_key == match_key(names[key]):
+            previous[key] = actor_id
+    return previous
+
+
+def assign_ids(
+    con: duckdb.DuckDBPyConnection,
+    clusters: list[list[RecordKey]],
+    names: dict[RecordKey, str],
+) -> dict[str, list[RecordKey]]:
+    """Return actor id -> members, and record membership and minted ids in the store."""
+    previous = _previous_ids(con, names)
     ever = {row[0] for row in con.execute("SELECT actor_id FROM actor_ids").fetchall()}
     used: set[str] = set()
     minted: list[str] = []
@@ -65,8 +83,8 @@ def assign_ids(
             con.executemany("INSERT INTO actor_ids VALUES (?, ?)", [(a, now) for a in minted])
         if memberships:
             con.executemany(
-                "INSERT OR REPLACE INTO record_actors VALUES (?, ?, ?, ?)",
-                [(s, r, a, now) for a, s, r in memberships],
+                "INSERT OR REPLACE INTO record_actors VALUES (?, ?, ?, ?, ?)",
+                [(s, r, a, match_key(names[(s, r)]), now) for a, s, r in memberships],
             )
         con.execute("COMMIT")
     except Exception:

@@ -26,8 +26,18 @@ DEPARTEMENT_RE = re.compile(r"^(0[1-9]|[1-8]\d|9[0-5]|2[AB]|97[1-8]|98[678])$")
 # E.164 numbers accepted by the LaMednum standard (metropolitan and overseas prefixes).
 PHONE_RE = re.compile(r"^(\+33|\+590|\+594|\+262|\+596|\+269|\+687|\+689|\+508|\+681)\d{6,9}$")
 # Organisational addresses as they are written in practice; nothing that would break a mailto IRI.
-EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
-URL_RE = re.compile(r"^https?://[\w-]+(\.[\w-]+)+(:\d+)?([/?#][^\s\"<>{}|\\^`]*)?$")
+# Letters of hostnames and addresses: ASCII plus Latin accents (internationalised domains). Written
+# as explicit ranges, not \w, so the published JSON Schema means the same in ECMA-262 validators.
+_L = "A-Za-z0-9\u00c0-\u024f"
+# Organisational addresses as they are written in practice; nothing that would break a mailto IRI.
+EMAIL_RE = re.compile(rf"^[{_L}._%+'&/=-]+@[{_L}-]+(\.[{_L}-]+)*\.[A-Za-z]{{2,}}$")
+# http(s), optional user, a dotted host (optional trailing dot), optional port, then no character
+# that an IRI forbids (clean_url percent-encodes them first).
+URL_RE = re.compile(
+    rf"^https?://([^@/\s]+@)?[{_L}-]+(\.[{_L}-]+)+\.?(:\d+)?([/?#][^\s\"<>{{}}|\\^`]*)?$"
+)
+# Characters that are common in pasted links but not allowed in an IRI: percent-encoded.
+_IRI_UNSAFE = {c: f"%{ord(c):02X}" for c in ' "<>{}|\\^`'}
 
 # National 10-digit numbers whose prefix belongs to an overseas département.
 _OVERSEAS_PREFIXES = {
@@ -163,8 +173,12 @@ def clean_email(text: str) -> str | None:
 
 @cleaner
 def clean_url(text: str) -> str | None:
-    if not re.match(r"^[a-z][a-z0-9+.-]*:", text, re.IGNORECASE):
-        text = "https://" + text  # "www.exemple.fr"
+    scheme = re.match(r"^([a-z][a-z0-9+.-]*)://", text, re.IGNORECASE)
+    if scheme:
+        text = scheme.group(1).lower() + text[len(scheme.group(1)) :]
+    else:
+        text = "https://" + text  # "www.exemple.fr", "exemple.fr:8080/agenda"
+    text = "".join(_IRI_UNSAFE.get(c, c) for c in text)
     if not URL_RE.fullmatch(text):
         raise ValueError(f"not a web address: {text!r}")
     return text

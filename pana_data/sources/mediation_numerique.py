@@ -72,7 +72,7 @@ def parse_mediation_numerique(spec: SourceSpec, body: ArchivedBody) -> Iterator[
             f"source {spec.id}: not a LaMednum file, column(s) {', '.join(missing)} missing; "
             f"columns are: {', '.join(rows.columns)}"
         )
-    for number, row in enumerate(rows, start=1):
+    for number, row in rows:
         notes: list[tuple[str, str]] = []
         fields: dict = dict(spec.constants)
         for column, target in DIRECT.items():

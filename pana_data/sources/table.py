@@ -41,8 +41,9 @@ def parse_table(spec: SourceSpec, body: ArchivedBody) -> Iterator[RawRecord]:
     wanted = {c for cols in mapping.values() for c in cols} | (
         {spec.record_id} if spec.record_id else set()
     )
-    _check_columns(spec, wanted, rows.columns)
-    for number, row in enumerate(rows, start=1):
+    if rows.header or rows.columns:  # an empty JSON list has no columns to check
+        _check_columns(spec, wanted, rows.columns)
+    for number, row in rows:
         fields: dict = dict(spec.constants)
         for target, cols in mapping.items():
             values = [row.get(c) for c in cols]

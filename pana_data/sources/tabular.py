@@ -58,14 +58,21 @@ def detect_delimiter(text: str) -> str:
 
 
 def detect_format(data: bytes, name: str = "") -> str:
-    """From the bytes first (XLSX is a zip, JSON starts with [ or {), then the file name."""
+    """An XLSX is a zip whatever its name; then the file name's extension; then JSON if the bytes
+    parse as JSON; else CSV."""
     if data[:4] == b"PK\x03\x04":
         return "xlsx"
-    head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if head[:1] in (b"[", b"{"):
-        return "json"
-    lowered = name.lower().split("?", 1)[0]
-    return "xlsx" if lowered.endswith(".xlsx") else "csv"
+    path = name.lower().split("?", 1)[0]
+    for suffix, fmt in ((".csv", "csv"), (".tsv", "csv"), (".txt", "csv"), (".json", "json")):
+        if path.endswith(suffix):
+            return fmt
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"[", b"{"):
+        try:
+            json.loads(data.decode(detect_encoding(data)))
+            return "json"
+        except ValueError:
+            pass
+    return "csv"
 
 
 def _cell(value: Any) -> str | None:
@@ -81,22 +88,30 @@ def _cell(value: Any) -> str | None:
 
 def _unique(names: list[str]) -> list[str]:
     """Duplicate column names get a suffix (``Tel``, ``Tel (2)``) so no cell is lost."""
-    seen: dict[str, int] = {}
-    out = []
+    taken = set(names)
+    out: list[str] = []
     for name in names:
-        seen[name] = seen.get(name, 0) + 1
-        out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+        if name in out:
+            n = 2
+            while f"{name} ({n})" in taken:
+                n += 1
+            name = f"{name} ({n})"
+            taken.add(name)
+        out.append(name)
     return out
 
 
 class Rows:
-    """Rows of a table and the names of its columns."""
+    """``(row number, row)`` pairs of a table, and its columns. Row numbers count every data row
+    of the file (blank ones too), so they stay put when a blank row is skipped. JSON has no
+    header: its columns are the keys its objects use."""
 
-    def __init__(self, columns: list[str], rows: Iterator[dict]):
+    def __init__(self, columns: list[str], rows: Iterator[tuple[int, dict]], header: bool):
         self.columns = columns
+        self.header = header
         self._rows = rows
 
-    def __iter__(self) -> Iterator[dict]:
+    def __iter__(self) -> Iterator[tuple[int, dict]]:
         return self._rows
 
 
@@ -109,16 +124,21 @@ def decode_text(data: bytes, encoding: str | None = None) -> str:
             return data.decode(encoding)
         except (UnicodeDecodeError, LookupError) as exc:
             raise FormatError(f"cannot decode as {encoding}: {exc}") from exc
-    detected = detect_encoding(data)
-    if detected in ("utf-8", "utf-8-sig", "utf-16"):
-        return data.decode(detected)
+    if detect_encoding(data) == "utf-16":
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
     lines = []
     for line in data.splitlines(keepends=True):
-        try:
-            lines.append(line.decode("utf-8"))
-        except UnicodeDecodeError:
-            lines.append(line.decode(detected))
-    return "".join(lines)
+        for encoding in ("utf-8", "cp1252", "latin-1"):
+            try:
+                lines.append(line.decode(encoding))
+                break
+            except UnicodeDecodeError:
+                continue
+    return "".join(lines).lstrip("\ufeff")
 
 
 def read_csv(data: bytes, encoding: str | None, delimiter: str | None) -> Rows:
@@ -132,7 +152,8 @@ def read_csv(data: bytes, encoding: str | None, delimiter: str | None) -> Rows:
         raise FormatError(f"line 1: {exc}") from exc
     columns = _unique([name.strip() for name in header])
 
-    def rows() -> Iterator[dict]:
+    def rows() -> Iterator[tuple[int, dict]]:
+        number = 0
         while True:
             try:
                 values = next(reader)
@@ -140,14 +161,15 @@ def read_csv(data: bytes, encoding: str | None, delimiter: str | None) -> Rows:
                 return
             except csv.Error as exc:
                 raise FormatError(f"line {reader.line_num}: {exc}") from exc
+            number += 1
             if not any(v.strip() for v in values):
                 continue
             row = {name: _cell(v) for name, v in zip(columns, values, strict=False)}
             if len(values) > len(columns):
                 row["__extra__"] = "|".join(values[len(columns) :])
-            yield row
+            yield number, row
 
-    return Rows(columns, rows())
+    return Rows(columns, rows(), header=True)
 
 
 def read_xlsx(data: bytes, sheet: str | None) -> Rows:
@@ -165,13 +187,13 @@ def read_xlsx(data: bytes, sheet: str | None) -> Rows:
         [str(h).strip() if h is not None else f"column_{i + 1}" for i, h in enumerate(header)]
     )
 
-    def rows() -> Iterator[dict]:
-        for values in cells:
+    def rows() -> Iterator[tuple[int, dict]]:
+        for number, values in enumerate(cells, start=1):
             if values is None or all(v is None for v in values):
                 continue
-            yield {name: _cell(v) for name, v in zip(names, values, strict=False)}
+            yield number, {name: _cell(v) for name, v in zip(names, values, strict=False)}
 
-    return Rows(names, rows())
+    return Rows(names, rows(), header=True)
 
 
 def _flatten(item: dict, prefix: str = "") -> dict:
@@ -207,7 +229,7 @@ def read_json(data: bytes, records_path: str | None) -> Rows:
             )
         items.append(_flatten(item))
     columns = list(dict.fromkeys(key for item in items for key in item))
-    return Rows(columns, iter(items))
+    return Rows(columns, enumerate(items, start=1), header=False)
 
 
 def read_rows(
