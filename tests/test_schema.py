@@ -107,3 +107,39 @@ def test_the_documented_examples_form_a_valid_actor():
     actor = Actor.model_validate(example)
     assert actor.siren == actor.siret[:9]
     assert actor.departement == "87" and actor.region.value == "75"
+
+
+def _patterns(obj) -> list[str]:
+    found = []
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if key == "pattern" and isinstance(value, str):
+                found.append(value)
+            else:
+                found.extend(_patterns(value))
+    elif isinstance(obj, list):
+        for value in obj:
+            found.extend(_patterns(value))
+    return found
+
+
+def test_published_patterns_are_portable_to_ecma_262():
+    """JSON Schema validators use ECMA-262 regexes: no needless escapes, no Python-only syntax."""
+    import re
+    import shutil
+    import subprocess
+
+    patterns = _patterns(json_schema()) + _patterns(table_schema())
+    assert len(patterns) > 10
+    allowed = set("dDwWsSbBnrtfv0^$\\.*+?()[]{}|/")
+    for pattern in patterns:
+        for escaped in re.findall(r"\\(.)", pattern.replace("\\\\", "")):
+            assert escaped in allowed, (pattern, escaped)
+        assert "\\w" not in pattern, "\\w means ASCII only in ECMA-262 but Unicode in Python"
+    node = shutil.which("node")
+    if node:
+        script = "for (const p of JSON.parse(process.argv[1])) new RegExp(p, 'u');"
+        result = subprocess.run(
+            [node, "-e", script, json.dumps(patterns)], capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr

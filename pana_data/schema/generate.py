@@ -52,9 +52,15 @@ def _alternatives(item: dict[str, Any]) -> list[str] | None:
     return None
 
 
+def _escape(text: str) -> str:
+    """Escape only regex syntax characters, so patterns read the same in Python and ECMA-262
+    (which rejects needless escapes such as ``\\-`` in unicode mode)."""
+    return re.sub(r"([.^$*+?()[\]{}|\\/])", r"\\\1", text)
+
+
 def _multi_pattern(item_pattern: str) -> str:
     inner = item_pattern.removeprefix("^").removesuffix("$")
-    sep = re.escape(MULTI_SEPARATOR)
+    sep = _escape(MULTI_SEPARATOR)
     return f"^(?:{inner})(?:{sep}(?:{inner}))*$"
 
 
@@ -73,7 +79,7 @@ def table_field(name: str, prop: dict[str, Any], defs: dict[str, Any], required:
         field["type"] = "string"
         alternatives = _alternatives(item)
         if alternatives:
-            item_pattern = "^(?:" + "|".join(re.escape(a) for a in alternatives) + ")$"
+            item_pattern = "^(?:" + "|".join(_escape(a) for a in alternatives) + ")$"
         else:
             item_pattern = item.get("pattern", r"^[^|]+$")
         constraints["pattern"] = _multi_pattern(item_pattern)

@@ -34,7 +34,7 @@ EMAIL_RE = re.compile(rf"^[{_L}._%+'&/=-]+@[{_L}-]+(\.[{_L}-]+)*\.[A-Za-z]{{2,}}
 # http(s), optional user, a dotted host (optional trailing dot), optional port, then no character
 # that an IRI forbids (clean_url percent-encodes them first).
 URL_RE = re.compile(
-    rf"^https?://([^@/\s]+@)?[{_L}-]+(\.[{_L}-]+)+\.?(:\d+)?([/?#][^\s\"<>{{}}|\\^`]*)?$"
+    rf'^https?://([^@/\s]+@)?[{_L}-]+(\.[{_L}-]+)+\.?(:\d+)?([/?#][^\s"<>{{}}|\\^`]*)?$'
 )
 # Characters that are common in pasted links but not allowed in an IRI: percent-encoded.
 _IRI_UNSAFE = {c: f"%{ord(c):02X}" for c in ' "<>{}|\\^`'}
