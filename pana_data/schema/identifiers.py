@@ -83,14 +83,10 @@ def cleaner(func: Callable[[str], str | None]) -> Callable[[object], str | None]
     return clean
 
 
-def _clean_sirene(
-    value: object, name: str, length: int, is_valid: Callable[[str], bool]
-) -> str | None:
+def _clean_sirene(text: str, name: str, length: int, is_valid: Callable[[str], bool]) -> str | None:
     """SIRET/SIREN: digits only, all-zero placeholders are unknown, Luhn (La Poste excepted)."""
-    if value is None:
-        return None
-    text = _as_text(value).replace(" ", "").replace("\u00a0", "")
-    if not text or set(text) == {"0"}:
+    text = text.replace(" ", "").replace("\u00a0", "")
+    if set(text) == {"0"}:
         return None
     if not re.fullmatch(rf"\d{{{length}}}", text):
         raise ValueError(f"{name} must have {length} digits, got {text!r}")
