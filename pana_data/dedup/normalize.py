@@ -1,0 +1,157 @@
+"""Normalisation for matching: pure functions from what sources write to comparable keys.
+
+Keys are for comparing records, never for publishing: a published value keeps the source's
+spelling. Every function returns ``None`` for an empty, placeholder or invalid input, so a key is
+either meaningful or absent.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import urlsplit
+
+from ..schema import identifiers as ids
+
+# Known abbreviations of the field, expanded before comparison (tokens after punctuation removal).
+ABBREVIATIONS = {
+    "mda": "maison des associations",
+    "mva": "maison de la vie associative",
+    "epn": "espace public numerique",
+    "piva": "point d information vie associative",
+    "crib": "centre de ressources et d information des benevoles",
+    "dla": "dispositif local d accompagnement",
+    "fol": "federation des oeuvres laiques",
+    "cs": "centre social",
+    "csc": "centre socio culturel",
+    "mjc": "maison des jeunes et de la culture",
+    "bfm": "bibliotheque francophone multimedia",
+    "st": "saint",
+    "ste": "sainte",
+}
+# Legal-form words that say nothing about which organisation it is.
+LEGAL_WORDS = {"association", "asso", "assoc", "loi", "1901", "1908", "aisbl", "asbl"}
+STOPWORDS = {"de", "des", "du", "d", "la", "le", "les", "l", "et", "a", "au", "aux", "en", "pour"}
+
+STREET_TYPES = {
+    "r": "rue",
+    "bd": "boulevard",
+    "bld": "boulevard",
+    "boul": "boulevard",
+    "av": "avenue",
+    "ave": "avenue",
+    "pl": "place",
+    "gal": "general",
+    "gen": "general",
+    "ch": "chemin",
+    "chem": "chemin",
+    "imp": "impasse",
+    "all": "allee",
+    "rte": "route",
+    "fbg": "faubourg",
+    "sq": "square",
+    "crs": "cours",
+    "res": "residence",
+    "st": "saint",
+    "ste": "sainte",
+}
+NUMBER_SUFFIXES = {"bis": "b", "ter": "t", "quater": "q"}
+
+# Hosts shared by many organisations: the first path segment tells them apart.
+SHARED_HOSTS = {
+    "facebook.com",
+    "instagram.com",
+    "linkedin.com",
+    "twitter.com",
+    "x.com",
+    "sites.google.com",
+    "helloasso.com",
+    "wixsite.com",
+}
+
+
+def fold(text: str) -> str:
+    """Lowercase ASCII letters, digits and single spaces; accents and punctuation removed."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    text = text.replace("œ", "oe").replace("æ", "ae").replace("ß", "ss")
+    # Dotted acronyms (C.S., M.D.A.) become one token before punctuation goes.
+    text = re.sub(r"\b(?:[a-z]\.){2,}", lambda m: m.group(0).replace(".", "") + " ", text)
+    text = re.sub(r"[^a-z0-9]+", " ", text)
+    return " ".join(text.split())
+
+
+def name_tokens(name: str | None) -> list[str]:
+    """Significant tokens of an organisation's name, abbreviations expanded."""
+    if not name:
+        return []
+    tokens: list[str] = []
+    for token in fold(name).split():
+        tokens.extend(ABBREVIATIONS.get(token, token).split())
+    return [t for t in tokens if t not in LEGAL_WORDS and t not in STOPWORDS]
+
+
+def name_key(name: str | None) -> str | None:
+    """``"MDA de Limoges (asso. loi 1901)"`` -> ``"maison associations limoges"``."""
+    return " ".join(name_tokens(name)) or None
+
+
+def address_key(address: str | None) -> str | None:
+    """``"12 bis, r. du Gal Leclerc"`` -> ``"12b rue general leclerc"``."""
+    if not address:
+        return None
+    text = fold(address)
+    text = re.sub(
+        r"\b(\d+) ?(bis|ter|quater)\b", lambda m: m.group(1) + NUMBER_SUFFIXES[m.group(2)], text
+    )
+    tokens = [STREET_TYPES.get(t, t) for t in text.split()]
+    tokens = [t for t in tokens if t not in STOPWORDS]
+    return " ".join(tokens) or None
+
+
+def _quiet(cleaner, value: object) -> str | None:
+    try:
+        return cleaner(value)
+    except ValueError:
+        return None
+
+
+def phone_key(value: object) -> str | None:
+    return _quiet(ids.clean_phone, value)
+
+
+def email_key(value: object) -> str | None:
+    return _quiet(ids.clean_email, value)
+
+
+def postcode_key(value: object) -> str | None:
+    return _quiet(ids.clean_postcode, value)
+
+
+def siret_key(value: object) -> str | None:
+    """A valid SIRET, or ``None`` for placeholders and invalid numbers."""
+    return _quiet(ids.clean_siret, value)
+
+
+def siren_key(value: object) -> str | None:
+    return _quiet(ids.clean_siren, value)
+
+
+def rna_key(value: object) -> str | None:
+    return _quiet(ids.clean_rna, value)
+
+
+def website_key(value: object) -> str | None:
+    """The site's host without ``www.``; on shared hosts (social networks), host and page."""
+    url = _quiet(ids.clean_url, value)
+    if not url:
+        return None
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower().rstrip(".").removeprefix("www.")
+    if not host:
+        return None
+    if host.removeprefix("m.") in SHARED_HOSTS or host.endswith(".wixsite.com"):
+        host = host.removeprefix("m.")
+        segment = next((s for s in parts.path.lower().split("/") if s), "")
+        return f"{host}/{segment}" if segment else None
+    return host
