@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from stdnum import luhn
 
 from pana_data.dedup import normalize as n
+from pana_data.schema.identifiers import _OVERSEAS_PREFIXES as OVERSEAS_PREFIXES
 
 WORDS = st.text(alphabet=string.ascii_letters + "éèêàçôîûÉÈÀÇ'’-.,()& 0123456789", max_size=60)
 
@@ -83,6 +84,8 @@ def test_address_key_is_idempotent(text):
 )
 def test_phone_key_ignores_formatting(first, rest):
     national = f"0{first}{rest}"
+    if national[:4] in OVERSEAS_PREFIXES:
+        return  # 0639… is Mayotte (+262 639…): "+33 6 39…" is another number by design
     spaced = " ".join(national[i : i + 2] for i in range(0, 10, 2))
     dotted = ".".join(national[i : i + 2] for i in range(0, 10, 2))
     international = "+33 " + national[1:]
