@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: run test lint format schemas clean
+.PHONY: run test bench lint format schemas clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
+
+# Deduplication quality, time and memory at 10k, 100k and 1M records (minutes; not part of test).
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run $(if $(SIZES),--sizes $(SIZES),)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

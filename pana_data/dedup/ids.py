@@ -54,7 +54,8 @@ def assign_ids(
 ) -> dict[str, list[RecordKey]]:
     """Return actor id -> members, and record membership and minted ids in the store."""
     previous = _previous_ids(con, names)
-    ever = {row[0] for row in con.execute("SELECT actor_id FROM actor_ids").fetchall()}
+    # Ids ever minted, and those given in this run: a new id avoids both.
+    taken = {row[0] for row in con.execute("SELECT actor_id FROM actor_ids").fetchall()}
     used: set[str] = set()
     minted: list[str] = []
     result: dict[str, list[RecordKey]] = {}
@@ -67,9 +68,10 @@ def assign_ids(
         if inherited:
             actor_id = inherited[0]
         else:
-            actor_id = mint("\x1f".join(members[0]), ever | used)
+            actor_id = mint("\x1f".join(members[0]), taken)
             minted.append(actor_id)
         used.add(actor_id)
+        taken.add(actor_id)
         result[actor_id] = members
 
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

@@ -1,0 +1,1 @@
+"""Benchmarks and the seeded generator of labelled multi-source data (`make bench`)."""
