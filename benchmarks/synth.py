@@ -154,6 +154,12 @@ def make_entities(rng: random.Random, count: int) -> list[Entity]:
         else:
             siret = make_siret(make_siren(rng), rng.randint(1, 30)) if rng.random() < 0.7 else None
         slug = "".join(c for c in strip_accents(short_name).lower() if c.isalnum())[:20] or "asso"
+        slug = (
+            f"{slug}{rng.randrange(100)}"  # organisations with one name still have their own site
+        )
+        site = f"https://www.{slug}.fr" if rng.random() < 0.5 else None
+        if typ == "BIB" and rng.random() < 0.5:  # a town's libraries share the network's site
+            site = f"https://bibliotheques.{strip_accents(town.name).lower()}.fr"
         entity = Entity(
             id=f"e{len(entities):07d}",
             name=name,
@@ -166,7 +172,7 @@ def make_entities(rng: random.Random, count: int) -> list[Entity]:
             lon=lon,
             phone=f"0{rng.choice('12345')}{rng.randrange(10**8):08d}",
             email=f"contact@{slug}.fr" if rng.random() < 0.7 else None,
-            site=f"https://www.{slug}.fr" if rng.random() < 0.5 else None,
+            site=site,
             siret=siret,
         )
         entities.append(entity)

@@ -29,14 +29,13 @@ def load_source(source_id: str, parsed: dict, body: ArchivedBody, ws: lib.Worksp
 
 
 @task
-def deduplicate(catalog: Catalog, ws: lib.Workspace) -> tuple:
+def deduplicate(catalog: Catalog, ws: lib.Workspace) -> lib.DedupResult:
     return lib.dedup_stage(catalog, ws)
 
 
 @task
-def publish(catalog: Catalog, ws: lib.Workspace, dedup: tuple, failures: dict) -> str:
-    actors, members = dedup
-    return str(lib.publish_stage(catalog, ws, actors, members, failures))
+def publish(catalog: Catalog, ws: lib.Workspace, dedup: lib.DedupResult, failures: dict) -> str:
+    return str(lib.publish_stage(catalog, ws, dedup, failures))
 
 
 @flow(name="pana-pipeline")

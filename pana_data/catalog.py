@@ -128,6 +128,10 @@ class Catalog(BaseModel):
         "etalab-2.0",
         description="Licence of the published dataset; ODbL-1.0 when a source is under ODbL.",
     )
+    judgements: str | None = Field(
+        None,
+        description="Maintainers' judgements CSV (same/different pairs), relative to the catalog.",
+    )
     sources: list[SourceSpec] = Field(description="The sources, in priority order.")
     path: Path | None = Field(None, exclude=True)
 
@@ -170,6 +174,12 @@ class Catalog(BaseModel):
             raise CatalogError(f"{self.path}: source {spec.id}: unsupported URL {spec.url!r}")
         path = Path(spec.url)
         return str(path if path.is_absolute() else (self.base_dir / path).resolve())
+
+    def judgements_path(self) -> Path | None:
+        if not self.judgements:
+            return None
+        path = Path(self.judgements)
+        return path if path.is_absolute() else self.base_dir / path
 
     def priority(self, source_id: str) -> int:
         """Catalog order is source priority when values conflict (first wins)."""

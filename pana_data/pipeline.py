@@ -14,10 +14,10 @@ from typing import Any
 
 from .archive import Archive, ArchivedBody
 from .catalog import Catalog, load_catalog
-from .dedup import deduplicate
+from .dedup import BUNDLED_MODEL, DedupResult, Matching, deduplicate
+from .dedup.judgements import load_judgements
 from .harvest import harvest
 from .publish import publish
-from .schema import Actor
 from .store import connect, fetch_dicts, harvest_summaries, load_source
 from .validate import parse_source, write_staged
 
@@ -87,25 +87,28 @@ def load_stage(source_id: str, parsed: dict, body: ArchivedBody, ws: Workspace) 
         con.close()
 
 
-def dedup_stage(
-    catalog: Catalog, ws: Workspace
-) -> tuple[list[Actor], dict[str, list[tuple[str, str]]]]:
+def matching_for(catalog: Catalog, ws: Workspace) -> Matching:
+    """The workspace's own trained model if there is one, else the bundled one."""
+    trained = ws.work / "model" / "splink.json"
+    return Matching(
+        model=trained if trained.exists() else BUNDLED_MODEL,
+        judgements=load_judgements(catalog.judgements_path()),
+    )
+
+
+def dedup_stage(catalog: Catalog, ws: Workspace) -> DedupResult:
     con = connect(ws.db)
     try:
         known = [s.id for s in catalog.sources]
         for table in ("records", "rejects", "warnings", "harvests"):
             con.execute(f"DELETE FROM {table} WHERE NOT list_contains(?, source_id)", [known])
-        return deduplicate(con, catalog.priority)
+        return deduplicate(con, catalog.priority, matching_for(catalog, ws))
     finally:
         con.close()
 
 
 def publish_stage(
-    catalog: Catalog,
-    ws: Workspace,
-    actors: list[Actor],
-    members: dict[str, list[tuple[str, str]]],
-    failures: dict[str, str],
+    catalog: Catalog, ws: Workspace, dedup: DedupResult, failures: dict[str, str]
 ) -> Path:
     con = connect(ws.db)
     try:
@@ -132,8 +135,10 @@ def publish_stage(
             info["status"] = "ok"
         sources.append(info)
     inputs = {
-        "actors": actors,
-        "members": members,
+        "actors": dedup.actors,
+        "members": dedup.members,
+        "review": dedup.review,
+        "dedup_stats": dedup.stats,
         "rejects": rejects,
         "warnings": warnings,
         "sources": sources,
@@ -158,5 +163,4 @@ def run_pipeline(catalog_path: str | Path | None = None, out_dir: str | Path = D
             log.error("source %s failed: %s", spec.id, exc)
             failures[spec.id] = f"{type(exc).__name__}: {exc}"
     check_publishable(catalog, failures)
-    actors, members = dedup_stage(catalog, ws)
-    return publish_stage(catalog, ws, actors, members, failures)
+    return publish_stage(catalog, ws, dedup_stage(catalog, ws), failures)

@@ -33,8 +33,8 @@ def load(tmp_path, con, source_id, rows):
 
 
 def run(con):
-    actors, members = deduplicate(con, ORDER.index)
-    return actors, {a: sorted(m) for a, m in members.items()}
+    result = deduplicate(con, ORDER.index)
+    return result.actors, {a: sorted(m) for a, m in result.members.items()}
 
 
 def groups(members):

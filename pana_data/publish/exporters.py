@@ -48,6 +48,8 @@ class Release:
     sources: list[dict[str, Any]]
     catalog_title: str = "Catalogue PANA"
     licence: str = "etalab-2.0"
+    review: list[dict[str, Any]] = field(default_factory=list)
+    dedup_stats: dict[str, Any] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)
 
 
@@ -161,6 +163,36 @@ def export_warnings(release: Release) -> None:
     _write_csv(release.folder / "warnings.csv", ISSUE_COLUMNS, release.warnings)
 
 
+REVIEW_COLUMNS = ["score", "reasons"] + [
+    f"{name}_{side}"
+    for side in (1, 2)
+    for name in (
+        "source_id",
+        "record_id",
+        "nom",
+        "adresse",
+        "code_postal",
+        "commune",
+        "siret",
+        "telephone",
+    )
+]
+
+
+@exporter(
+    "review.csv",
+    "text/csv",
+    "Paires incertaines à revoir par les mainteneurs",
+    lambda: {
+        "fields": [
+            {"name": c, "type": "number" if c == "score" else "string"} for c in REVIEW_COLUMNS
+        ]
+    },
+)
+def export_review(release: Release) -> None:
+    _write_csv(release.folder / "review.csv", REVIEW_COLUMNS, release.review)
+
+
 @exporter("report.json", "application/json", "Rapport de la version (sources, comptes)")
 def export_report(release: Release) -> None:
     report = {
@@ -170,6 +202,7 @@ def export_report(release: Release) -> None:
         "records": sum(len(m) for m in release.members.values()),
         "rejected_records": len({(r["source_id"], r["record_id"]) for r in release.rejects}),
         "warnings": len(release.warnings),
+        "deduplication": release.dedup_stats,
         "sources": release.sources,
     }
     text = json.dumps(report, ensure_ascii=False, indent=2, default=str)
