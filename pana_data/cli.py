@@ -22,8 +22,10 @@ app = typer.Typer(
 )
 schema_app = typer.Typer(help="Generated artifacts of the open schema.", no_args_is_help=True)
 catalog_app = typer.Typer(help="Source catalogs.", no_args_is_help=True)
+dedup_app = typer.Typer(help="Deduplication model.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(dedup_app, name="dedup")
 
 CatalogOption = Annotated[
     Path | None,
@@ -107,3 +109,32 @@ def catalog_check(catalog: CatalogOption = None) -> None:
     for problem in problems:
         typer.echo(problem, err=True)
     raise typer.Exit(1 if problems else 0)
+
+
+@dedup_app.command("train")
+def dedup_train(
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output folder whose work/ holds the records.")
+    ] = Path("published"),
+) -> None:
+    """Train the Splink model on the records of a workspace (after a run) and keep it there.
+
+    Later runs on that workspace use it instead of the bundled model. Retrain rarely: a new
+    model moves scores, and so may move actors across the review threshold."""
+    from .dedup.features import build_features
+    from .dedup.probabilistic import train
+    from .pipeline import Workspace
+    from .store import connect
+
+    ws = Workspace(out)
+    if not ws.db.exists():
+        typer.echo(f"no records in {ws.db}: run `pana run --out {out}` first", err=True)
+        raise typer.Exit(1)
+    con = connect(ws.db)
+    try:
+        build_features(con)
+        model = ws.work / "model" / "splink.json"
+        train(con, model)
+    finally:
+        con.close()
+    typer.echo(f"trained {model}")

@@ -89,7 +89,7 @@ def load_stage(source_id: str, parsed: dict, body: ArchivedBody, ws: Workspace) 
 
 def matching_for(catalog: Catalog, ws: Workspace) -> Matching:
     """The workspace's own trained model if there is one, else the bundled one."""
-    trained = ws.work / "model" / "splink.json"
+    trained = ws.work / "model" / "splink.json"  # written by `pana dedup train`
     return Matching(
         model=trained if trained.exists() else BUNDLED_MODEL,
         judgements=load_judgements(catalog.judgements_path()),
@@ -138,6 +138,7 @@ def publish_stage(
         "actors": dedup.actors,
         "members": dedup.members,
         "review": dedup.review,
+        "redirects": dedup.redirects,
         "dedup_stats": dedup.stats,
         "rejects": rejects,
         "warnings": warnings,

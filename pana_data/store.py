@@ -67,6 +67,11 @@ def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
     con.execute(
         "CREATE TABLE IF NOT EXISTS actor_ids (actor_id VARCHAR PRIMARY KEY, minted_at VARCHAR)"
     )
+    # Ids absorbed by a merge: old_id now redirects to new_id (published as ids_redirects.csv).
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS actor_redirects (old_id VARCHAR PRIMARY KEY, new_id VARCHAR, "
+        "date VARCHAR)"
+    )
     # The last actor of every record ever seen: ids survive a record's absence from a run.
     con.execute(
         "CREATE TABLE IF NOT EXISTS record_actors (source_id VARCHAR, record_id VARCHAR, "

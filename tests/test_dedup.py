@@ -207,3 +207,24 @@ def test_a_reused_record_id_does_not_take_over_an_old_actor(tmp_path):
     load(tmp_path, con, "partner", [("1", {"nom": "A"}), ("2", {"nom": "TIERS-LIEU C"})])
     _, fifth = run(con)
     assert ("partner", "2") in fifth[c_id]
+
+
+def test_an_absorbed_id_becomes_a_redirect(tmp_path):
+    con = connect(tmp_path / "db.duckdb")
+    load(tmp_path, con, "lamednum", [("x", {"nom": "MDA", "siret": MDA, "code_postal": "87000"})])
+    load(tmp_path, con, "ligue", [("y", {"nom": "MDA", "siret": MDA, "code_postal": "87000"})])
+    # The two records first come in different runs, so each gets an id of its own.
+    con.execute("DELETE FROM records WHERE source_id = 'ligue'")
+    first = deduplicate(con, ORDER.index)
+    load(tmp_path, con, "ligue", [("y", {"nom": "MDA", "siret": MDA, "code_postal": "87000"})])
+    con.execute("DELETE FROM records WHERE source_id = 'lamednum'")
+    second = deduplicate(con, ORDER.index)
+    (x_id,) = first.members
+    (y_id,) = second.members
+    assert x_id != y_id and second.redirects == []  # x vanished: deleted, not absorbed
+    load(tmp_path, con, "lamednum", [("x", {"nom": "MDA", "siret": MDA, "code_postal": "87000"})])
+    third = deduplicate(con, ORDER.index)
+    (merged_id,) = third.members
+    assert merged_id in (x_id, y_id)
+    absorbed = ({x_id, y_id} - {merged_id}).pop()
+    assert [(r["old_id"], r["new_id"]) for r in third.redirects] == [(absorbed, merged_id)]

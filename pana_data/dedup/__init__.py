@@ -67,6 +67,7 @@ class DedupResult:
     members: dict[str, list[RecordKey]]
     review: list[dict[str, Any]]
     stats: dict[str, Any]
+    redirects: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _reasons(row: dict) -> str:
@@ -172,7 +173,8 @@ def deduplicate(
     members = assign_ids(con, result.clusters, {k: r["nom"] for k, r in by_key.items()})
     actors = [merge(a, [by_key[k] for k in keys], priority) for a, keys in members.items()]
     actors.sort(key=lambda a: a.id)
-    return DedupResult(actors, members, result.review, result.stats)
+    redirects = fetch_dicts(con, "SELECT old_id, new_id, date FROM actor_redirects ORDER BY old_id")
+    return DedupResult(actors, members, result.review, result.stats, redirects)
 
 
 __all__ = ["DedupResult", "Matching", "deduplicate", "match_records"]

@@ -59,6 +59,7 @@ def assign_ids(
     used: set[str] = set()
     minted: list[str] = []
     result: dict[str, list[RecordKey]] = {}
+    absorbed: dict[str, tuple[int, str]] = {}  # old id -> (its votes, the id that absorbed it)
     # Larger clusters choose first, so a split keeps the id with the bigger part.
     for members in sorted(clusters, key=lambda m: (-len(m), m[0])):
         votes = Counter(previous[m] for m in members if m in previous)
@@ -67,6 +68,9 @@ def assign_ids(
         ]
         if inherited:
             actor_id = inherited[0]
+            for other, count in votes.items():
+                if other != actor_id and count > absorbed.get(other, (0, ""))[0]:
+                    absorbed[other] = (count, actor_id)
         else:
             actor_id = mint("\x1f".join(members[0]), taken)
             minted.append(actor_id)
@@ -74,6 +78,8 @@ def assign_ids(
         taken.add(actor_id)
         result[actor_id] = members
 
+    # An id whose records all joined other actors is kept as a redirect to the one that took most.
+    redirects = [(old, new) for old, (_, new) in sorted(absorbed.items()) if old not in used]
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     memberships = [(a, s, r) for a, members in result.items() for s, r in members]
     con.execute("BEGIN TRANSACTION")
@@ -83,6 +89,13 @@ def assign_ids(
             con.executemany("INSERT INTO actor_members VALUES (?, ?, ?)", memberships)
         if minted:
             con.executemany("INSERT INTO actor_ids VALUES (?, ?)", [(a, now) for a in minted])
+        # An id back in use is no longer a redirect; chains resolve to the newest id.
+        con.execute("DELETE FROM actor_redirects WHERE list_contains(?, old_id)", [sorted(used)])
+        for old, new in redirects:
+            con.execute("UPDATE actor_redirects SET new_id = ? WHERE new_id = ?", [new, old])
+            con.execute(
+                "INSERT OR IGNORE INTO actor_redirects VALUES (?, ?, ?)", [old, new, now[:10]]
+            )
         if memberships:
             con.executemany(
                 "INSERT OR REPLACE INTO record_actors VALUES (?, ?, ?, ?, ?)",

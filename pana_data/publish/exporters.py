@@ -49,6 +49,7 @@ class Release:
     catalog_title: str = "Catalogue PANA"
     licence: str = "etalab-2.0"
     review: list[dict[str, Any]] = field(default_factory=list)
+    redirects: list[dict[str, Any]] = field(default_factory=list)
     dedup_stats: dict[str, Any] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)
 
@@ -191,6 +192,26 @@ REVIEW_COLUMNS = ["score", "reasons"] + [
 )
 def export_review(release: Release) -> None:
     _write_csv(release.folder / "review.csv", REVIEW_COLUMNS, release.review)
+
+
+REDIRECT_COLUMNS = ["old_id", "new_id", "date"]
+
+
+@exporter(
+    "ids_redirects.csv",
+    "text/csv",
+    "Identifiants absorbés par une fusion et leur nouvel identifiant",
+    lambda: {
+        "fields": [
+            {"name": "old_id", "type": "string", "constraints": {"required": True, "unique": True}},
+            {"name": "new_id", "type": "string", "constraints": {"required": True}},
+            {"name": "date", "type": "date", "constraints": {"required": True}},
+        ],
+        "primaryKey": "old_id",
+    },
+)
+def export_redirects(release: Release) -> None:
+    _write_csv(release.folder / "ids_redirects.csv", REDIRECT_COLUMNS, release.redirects)
 
 
 @exporter("report.json", "application/json", "Rapport de la version (sources, comptes)")
