@@ -139,6 +139,7 @@ def publish_stage(
         "members": dedup.members,
         "review": dedup.review,
         "redirects": dedup.redirects,
+        "provenance": dedup.provenance,
         "dedup_stats": dedup.stats,
         "rejects": rejects,
         "warnings": warnings,

@@ -93,6 +93,15 @@ def test_shared_siret_across_sources_merges_but_not_within_a_source(tmp_path):
     assert mda.courriel == "contact@mda-limoges.fr" and mda.telephone == "+33555456100"
     assert mda.sources == ["lamednum", "partner"]
     assert [t.value for t in mda.thematiques] == ["communication"]
+    # Each published value remembers the record that gave it.
+    origin = {
+        p["field"]: (p["source_id"], p["record_id"])
+        for p in deduplicate(con, ORDER.index).provenance
+        if p["actor_id"] == mda.id
+    }
+    assert origin["nom"] == ("lamednum", "mda") and origin["telephone"] == ("lamednum", "mda")
+    assert origin["courriel"] == ("partner", "1") and origin["thematiques"] == ("partner", "1")
+    assert "adresse" not in origin  # no record gave one
 
 
 def test_placeholder_siret_is_not_a_key(tmp_path):

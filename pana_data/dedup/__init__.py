@@ -68,6 +68,7 @@ class DedupResult:
     review: list[dict[str, Any]]
     stats: dict[str, Any]
     redirects: list[dict[str, Any]] = field(default_factory=list)
+    provenance: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _reasons(row: dict) -> str:
@@ -171,10 +172,15 @@ def deduplicate(
             for name in REVIEW_FIELDS:
                 pair[f"{name}_{side}"] = record[name]
     members = assign_ids(con, result.clusters, {k: r["nom"] for k, r in by_key.items()})
-    actors = [merge(a, [by_key[k] for k in keys], priority) for a, keys in members.items()]
-    actors.sort(key=lambda a: a.id)
+    actors, provenance = [], []
+    for actor_id, keys in sorted(members.items()):
+        actor, origin = merge(actor_id, [by_key[k] for k in keys], priority)
+        actors.append(actor)
+        provenance.extend(
+            {"actor_id": actor_id, "field": f, "source_id": s, "record_id": r} for f, s, r in origin
+        )
     redirects = fetch_dicts(con, "SELECT old_id, new_id, date FROM actor_redirects ORDER BY old_id")
-    return DedupResult(actors, members, result.review, result.stats, redirects)
+    return DedupResult(actors, members, result.review, result.stats, redirects, provenance)
 
 
 __all__ = ["DedupResult", "Matching", "deduplicate", "match_records"]

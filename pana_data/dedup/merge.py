@@ -26,31 +26,52 @@ def _rank(priority: Callable[[str], int]) -> Callable[[dict], tuple]:
     return key
 
 
-def merge(actor_id: str, records: list[dict], priority: Callable[[str], int]) -> Actor:
+Provenance = list[tuple[str, str, str]]  # (field, source_id, record_id) that gave a value
+
+
+def merge(
+    actor_id: str, records: list[dict], priority: Callable[[str], int]
+) -> tuple[Actor, Provenance]:
+    """The actor, and which record gave each published value."""
     ranked = sorted(records, key=_rank(priority))
     values: dict[str, Any] = {}
+    origin: Provenance = []
+
+    def take(name: str, record: dict) -> None:
+        values[name] = record[name]
+        origin.append((name, record["source_id"], record["record_id"]))
+
+    def first(name: str, candidates: list[dict]) -> None:
+        chosen = next((r for r in candidates if r.get(name) not in (None, "")), None)
+        if chosen is None:
+            values[name] = None
+        else:
+            take(name, chosen)
+
     for name, info in ActorData.model_fields.items():
         if name in DERIVED:
             continue  # filled below, once the address is chosen
         if name == "date_maj":
-            dates = [r[name] for r in ranked if r.get(name)]
-            values[name] = max(dates) if dates else None
+            first(name, sorted(ranked, key=lambda r: r.get(name) or dt.date.min, reverse=True))
         elif name == "statut":
-            known = [r[name] for r in ranked if r.get(name) not in (None, Statut.INCONNU.value)]
-            values[name] = known[0] if known else Statut.INCONNU.value
+            first(name, [r for r in ranked if r.get(name) != Statut.INCONNU.value])
+            values[name] = values[name] or Statut.INCONNU.value
         elif info.default_factory is list:
             merged: list = []
             for r in ranked:
-                merged.extend(v for v in (r.get(name) or []) if v not in merged)
+                new = [v for v in (r.get(name) or []) if v not in merged]
+                if new:
+                    merged.extend(new)
+                    origin.append((name, r["source_id"], r["record_id"]))
             values[name] = merged
         else:
-            values[name] = next((r[name] for r in ranked if r.get(name) not in (None, "")), None)
+            first(name, ranked)
     if not (values.get("code_postal") or values.get("code_insee")):
-        values["departement"] = next((r["departement"] for r in ranked if r["departement"]), None)
+        first("departement", ranked)
         if values["departement"] is None:  # else the région follows from the département
-            values["region"] = next((r["region"] for r in ranked if r["region"]), None)
+            first("region", ranked)
     sources: list[str] = []
     for r in ranked:
         if r["source_id"] not in sources:
             sources.append(r["source_id"])
-    return Actor.model_validate({**values, "id": actor_id, "sources": sources})
+    return Actor.model_validate({**values, "id": actor_id, "sources": sources}), origin

@@ -50,6 +50,7 @@ class Release:
     licence: str = "etalab-2.0"
     review: list[dict[str, Any]] = field(default_factory=list)
     redirects: list[dict[str, Any]] = field(default_factory=list)
+    provenance: list[dict[str, Any]] = field(default_factory=list)
     dedup_stats: dict[str, Any] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)
 
@@ -192,6 +193,19 @@ REVIEW_COLUMNS = ["score", "reasons"] + [
 )
 def export_review(release: Release) -> None:
     _write_csv(release.folder / "review.csv", REVIEW_COLUMNS, release.review)
+
+
+PROVENANCE_COLUMNS = ["actor_id", "field", "source_id", "record_id"]
+
+
+@exporter(
+    "actors_provenance.csv",
+    "text/csv",
+    "Source de chaque valeur publiée",
+    lambda: _string_schema(PROVENANCE_COLUMNS),
+)
+def export_provenance(release: Release) -> None:
+    _write_csv(release.folder / "actors_provenance.csv", PROVENANCE_COLUMNS, release.provenance)
 
 
 REDIRECT_COLUMNS = ["old_id", "new_id", "date"]
