@@ -44,29 +44,18 @@ def ingest(data: Path) -> Path:
 
 
 def run_matcher(name: str, db: Path) -> list[list[tuple[str, str]]]:
-    from pana_data.dedup.match import candidate_pairs, cluster
-    from pana_data.store import fetch_dicts
+    """The production path, with the deterministic pass alone (exact keys: valid SIRET or RNA and
+    a compatible location) or followed by Splink."""
+    from pana_data.dedup import Matching, match_records
 
-    con = duckdb.connect(str(db), read_only=True)
-    if name == "exact-key":  # valid SIRET + compatible location: the first matcher
-        rows = fetch_dicts(con, "SELECT source_id, record_id, code_postal, code_insee FROM records")
-        keys = [(r["source_id"], r["record_id"]) for r in rows]
-        locations = {
-            (r["source_id"], r["record_id"]): {
-                "code_postal": r["code_postal"],
-                "code_insee": r["code_insee"],
-            }
-            for r in rows
-        }
-        return cluster(keys, candidate_pairs(con), locations)
-    if name == "splink":  # the production path: deterministic pass + Splink + rules
-        from pana_data.dedup import Matching, match_records
-
-        copy = duckdb.connect()  # work on a copy: the benchmark database stays read-only
-        copy.execute(f"ATTACH '{db}' AS src (READ_ONLY)")
-        copy.execute("CREATE TABLE records AS SELECT * FROM src.records")
-        return match_records(copy, Matching(model=MODEL)).clusters
-    raise ValueError(f"unknown matcher {name}")
+    models = {"exact-key": None, "splink": MODEL}
+    if name not in models:
+        raise ValueError(f"unknown matcher {name}")
+    copy = duckdb.connect()  # work on a copy: the benchmark database stays read-only
+    copy.execute(f"ATTACH '{db}' AS src (READ_ONLY)")
+    copy.execute("CREATE TABLE records AS SELECT * FROM src.records")
+    copy.execute("DETACH src")
+    return match_records(copy, Matching(model=models[name])).clusters
 
 
 def score(clusters: list[list[tuple[str, str]]], truth: dict[tuple[str, str], str]) -> dict:

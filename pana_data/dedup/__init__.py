@@ -83,17 +83,12 @@ def _reasons(row: dict) -> str:
 
 
 def match_records(con: duckdb.DuckDBPyConnection, matching: Matching) -> MatchResult:
-    rows = fetch_dicts(
-        con, "SELECT source_id, record_id, code_postal, code_insee FROM records ORDER BY ALL"
-    )
-    keys = [(r["source_id"], r["record_id"]) for r in rows]
-    locations = {
-        (r["source_id"], r["record_id"]): {
-            "code_postal": r["code_postal"],
-            "code_insee": r["code_insee"],
-        }
-        for r in rows
-    }
+    rows = con.execute(
+        "SELECT source_id, record_id, code_postal, code_insee FROM records ORDER BY ALL"
+    ).fetchall()
+    keys = [(s, r) for s, r, _, _ in rows]
+    locations = {(s, r): (postcode, insee) for s, r, postcode, insee in rows if postcode or insee}
+    del rows
     pairs = candidate_pairs(con)
     stats: dict[str, Any] = {"records": len(keys), "deterministic_pairs": len(pairs)}
     scored: list[dict] = []

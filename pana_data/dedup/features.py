@@ -16,17 +16,23 @@ BLOCK_CAP = 100
 
 
 def _python_keys(con: duckdb.DuckDBPyConnection) -> None:
-    """Compute the Python keys once per record and hand them to DuckDB as an Arrow table."""
+    """Compute the Python keys (once per distinct value) and hand them to DuckDB through Arrow."""
     rows = con.execute(
         "SELECT source_id, record_id, nom, adresse, site_web FROM records"
     ).fetchall()
+
+    def keys(func, column: int) -> list[str | None]:
+        # Each distinct value once: the same place is often spelled alike in several sources.
+        known = {value: func(value) for value in {r[column] for r in rows}}
+        return [known[r[column]] for r in rows]
+
     table = pa.table(
         {
             "source_id": [r[0] for r in rows],
             "record_id": [r[1] for r in rows],
-            "name_norm": [normalize.name_key(r[2]) for r in rows],
-            "address_norm": [normalize.address_key(r[3]) for r in rows],
-            "website": [normalize.website_key(r[4]) for r in rows],
+            "name_norm": keys(normalize.name_key, 2),
+            "address_norm": keys(normalize.address_key, 3),
+            "website": keys(normalize.website_key, 4),
         },
         schema=pa.schema(
             [

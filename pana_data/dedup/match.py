@@ -71,31 +71,39 @@ class _Group:
 def cluster(
     keys: list[RecordKey],
     pairs: list[tuple[RecordKey, RecordKey]],
-    locations: dict[RecordKey, dict[str, str | None]] | None = None,
+    locations: dict[RecordKey, tuple[str | None, str | None]] | None = None,
     judged_same: list[tuple[RecordKey, RecordKey]] = (),
     judged_different: list[tuple[RecordKey, RecordKey]] = (),
 ) -> list[list[RecordKey]]:
     """Union pairs in order, refusing a union that would put two records of one source, or two
-    different postcodes or INSEE codes, in one cluster. Maintainer judgements come first and win:
+    different postcodes or INSEE codes (``locations``: key -> (postcode, INSEE code)), in one
+    cluster. Maintainer judgements come first and win:
     pairs judged the same are merged whatever the rules say, pairs judged different are never in
     one cluster, directly or through others."""
     locations = locations or {}
     known = set(keys)
-    parent = {k: k for k in keys}
-    groups = {
-        k: _Group({k}, {k[0]}, {n: {v} for n, v in locations.get(k, {}).items() if v is not None})
-        for k in keys
-    }
+    parent: dict[RecordKey, RecordKey] = {}  # only records that took part in a union
+    groups: dict[RecordKey, _Group] = {}
+
+    def group(k: RecordKey) -> _Group:
+        if k not in groups:  # made on first use: most records never merge
+            postcode, insee = locations.get(k, (None, None))
+            places = {n: {v} for n, v in (("code_postal", postcode), ("code_insee", insee)) if v}
+            groups[k] = _Group({k}, {k[0]}, places)
+        return groups[k]
+
     for left, right in judged_different:
         if left in known and right in known:
-            groups[left].apart.add(right)
-            groups[right].apart.add(left)
+            group(left).apart.add(right)
+            group(right).apart.add(left)
 
     def find(k: RecordKey) -> RecordKey:
-        while parent[k] != k:
-            parent[k] = parent[parent[k]]
-            k = parent[k]
-        return k
+        root = k
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(k, k) != root:  # path compression
+            parent[k], k = root, parent[k]
+        return root
 
     def union(left: RecordKey, right: RecordKey, judged: bool) -> None:
         if left not in known or right not in known:
@@ -103,11 +111,12 @@ def cluster(
         a, b = find(left), find(right)
         if a == b:
             return
-        if not (groups[a].may_join(groups[b]) if judged else groups[a].compatible(groups[b])):
+        if not (group(a).may_join(group(b)) if judged else group(a).compatible(group(b))):
             return
         if b < a:
             a, b = b, a
         parent[b] = a
+        parent.setdefault(a, a)
         groups[a].absorb(groups.pop(b))
 
     for left, right in judged_same:

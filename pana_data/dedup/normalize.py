@@ -70,15 +70,37 @@ SHARED_HOSTS = {
 }
 
 
+def _ascii_table() -> dict[int, str]:
+    """Latin letters with diacritics -> their base letters, computed once (str.translate is
+    an order of magnitude faster than decomposing every string)."""
+    table: dict[int, str] = {ord("œ"): "oe", ord("æ"): "ae", ord("ß"): "ss"}
+    for code in range(0xC0, 0x250):
+        char = chr(code).lower()
+        if len(char) != 1:
+            continue
+        base = "".join(
+            c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
+        )
+        if base != char and base.isascii():
+            table[ord(char)] = base
+    return table
+
+
+_ASCII = _ascii_table()
+_DOTTED = re.compile(r"\b(?:[a-z]\.){2,}")
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+_NUMBER_SUFFIX = re.compile(r"\b(\d+) ?(bis|ter|quater)\b")
+
+
 def fold(text: str) -> str:
     """Lowercase ASCII letters, digits and single spaces; accents and punctuation removed."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
-    text = text.replace("œ", "oe").replace("æ", "ae").replace("ß", "ss")
-    # Dotted acronyms (C.S., M.D.A.) become one token before punctuation goes.
-    text = re.sub(r"\b(?:[a-z]\.){2,}", lambda m: m.group(0).replace(".", "") + " ", text)
-    text = re.sub(r"[^a-z0-9]+", " ", text)
-    return " ".join(text.split())
+    text = text.lower().translate(_ASCII)
+    if not text.isascii():  # rarer scripts and signs: the slow, general way
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c))
+    if "." in text:  # dotted acronyms (C.S., M.D.A.) become one token before punctuation goes
+        text = _DOTTED.sub(lambda m: m.group(0).replace(".", "") + " ", text)
+    return " ".join(_NOT_ALNUM.sub(" ", text).split())
 
 
 def name_tokens(name: str | None) -> list[str]:
@@ -101,9 +123,7 @@ def address_key(address: str | None) -> str | None:
     if not address:
         return None
     text = fold(address)
-    text = re.sub(
-        r"\b(\d+) ?(bis|ter|quater)\b", lambda m: m.group(1) + NUMBER_SUFFIXES[m.group(2)], text
-    )
+    text = _NUMBER_SUFFIX.sub(lambda m: m.group(1) + NUMBER_SUFFIXES[m.group(2)], text)
     tokens = [STREET_TYPES.get(t, t) for t in text.split()]
     tokens = [t for t in tokens if t not in STOPWORDS]
     return " ".join(tokens) or None
