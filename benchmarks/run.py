@@ -51,7 +51,10 @@ def run_matcher(name: str, db: Path) -> list[list[tuple[str, str]]]:
     models = {"exact-key": None, "splink": MODEL}
     if name not in models:
         raise ValueError(f"unknown matcher {name}")
+    from pana_data.store import limit_memory
+
     copy = duckdb.connect()  # work on a copy: the benchmark database stays read-only
+    limit_memory(copy, db.parent / "spill")
     copy.execute(f"ATTACH '{db}' AS src (READ_ONLY)")
     copy.execute("CREATE TABLE records AS SELECT * FROM src.records")
     copy.execute("DETACH src")
@@ -81,24 +84,24 @@ def score(clusters: list[list[tuple[str, str]]], truth: dict[tuple[str, str], st
 def child(matcher: str, data: Path) -> None:
     """Runs in its own process: match, score, print one JSON line."""
     db = data / "out" / "work" / "pana.duckdb"
+    started = time.perf_counter()
+    clusters = run_matcher(matcher, db)
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before scoring
     truth = {}
     with (data / "truth.csv").open(encoding="utf-8") as f:
         next(f)
         for line in f:
             source, record, entity = line.rstrip("\n").split(",")
             truth[(source, record)] = entity
-    started = time.perf_counter()
-    clusters = run_matcher(matcher, db)
-    seconds = time.perf_counter() - started
-    kept = {k: v for k, v in truth.items()}
-    result = score(clusters, kept)
+    result = score(clusters, truth)
     result.update(
         matcher=matcher,
         seconds=seconds,
         records=len(truth),
         clusters=len(clusters),
         largest_cluster=max((len(c) for c in clusters), default=0),
-        peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        peak_mb=peak_mb,
     )
     print(json.dumps(result))
 

@@ -7,6 +7,7 @@ source replaces that source's rows in one transaction: a failed load leaves the 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +47,23 @@ ISSUE_COLUMNS = {
 }
 
 
+MEMORY_LIMIT = os.environ.get("PANA_DUCKDB_MEMORY_LIMIT", "2GB")
+
+
+def limit_memory(con: duckdb.DuckDBPyConnection, spill_to: Path | None = None) -> None:
+    """Cap DuckDB's memory (``PANA_DUCKDB_MEMORY_LIMIT``, default 2GB): past it, it spills to
+    disk instead of growing, which keeps a national run inside a small machine."""
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    if spill_to is not None:
+        spill_to.mkdir(parents=True, exist_ok=True)
+        con.execute("SET temp_directory = ?", [str(spill_to)])
+
+
 def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path))
+    limit_memory(con)
     cols = ", ".join(f"{name} {kind}" for name, kind in record_columns().items())
     issues = ", ".join(f"{name} {kind}" for name, kind in ISSUE_COLUMNS.items())
     con.execute(f"CREATE TABLE IF NOT EXISTS records ({cols}, PRIMARY KEY (source_id, record_id))")
