@@ -128,6 +128,17 @@ def test_placeholders_are_not_keys():
         ("https://m.facebook.com/mdalimoges/", "facebook.com/mdalimoges"),
         ("https://www.facebook.com/MDALimoges", "facebook.com/mdalimoges"),
         ("https://www.facebook.com/", None),
+        ("https://fr-fr.facebook.com/MDALimoges/", "facebook.com/mdalimoges"),
+        ("https://www.facebook.com/profile.php?id=123", "facebook.com/profile.php?id=123"),
+        (
+            "https://www.helloasso.com/associations/club-informatique-brive",
+            "helloasso.com/associations/club-informatique-brive",
+        ),
+        ("https://fr.linkedin.com/company/fol87", "linkedin.com/company/fol87"),
+        (
+            "https://sites.google.com/view/mda-tulle/accueil",
+            "sites.google.com/view/mda-tulle/accueil",
+        ),
         ("pas une url", None),
     ],
 )

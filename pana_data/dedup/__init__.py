@@ -174,7 +174,15 @@ def deduplicate(
         provenance.extend(
             {"actor_id": actor_id, "field": f, "source_id": s, "record_id": r} for f, s, r in origin
         )
-    redirects = fetch_dicts(con, "SELECT old_id, new_id, date FROM actor_redirects ORDER BY old_id")
+    # Published redirects lead to a live actor; one whose actor has since gone is kept in the
+    # store (it would apply again if the actor came back) but not published.
+    redirects = [
+        r
+        for r in fetch_dicts(
+            con, "SELECT old_id, new_id, date FROM actor_redirects ORDER BY old_id"
+        )
+        if r["new_id"] in members
+    ]
     return DedupResult(actors, members, result.review, result.stats, redirects, provenance)
 
 

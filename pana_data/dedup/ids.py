@@ -10,6 +10,7 @@ import hashlib
 from collections import Counter
 
 import duckdb
+import pyarrow as pa
 
 from ..schema.codelists import match_key
 from .match import RecordKey
@@ -29,10 +30,13 @@ def mint(seed: str, taken: set[str]) -> str:
 
 def _previous_ids(
     con: duckdb.DuckDBPyConnection, names: dict[RecordKey, str]
-) -> dict[RecordKey, str]:
-    """The id each record held: in the last run, or, for a record absent since, in the run it was
+) -> tuple[dict[RecordKey, str], set[str]]:
+    """The id each record held, and the ids of the last run.
+
+    A record votes for its id of the last run, or, if it was absent since, for the id it had when
     last seen provided its name is unchanged (a row number reused by another organisation, or a
-    recycled record id, must not take over an old actor's id)."""
+    recycled record id, must not take over an old actor's id). A retired id (absorbed by a merge)
+    is never handed out again: the record votes for the id it redirects to."""
     last_run = {(s, r): a for a, s, r in con.execute("SELECT * FROM actor_members").fetchall()}
     earlier = {
         (s, r): (a, n)
@@ -40,11 +44,29 @@ def _previous_ids(
             "SELECT source_id, record_id, actor_id, name_key FROM record_actors"
         ).fetchall()
     }
+    redirects = dict(con.execute("SELECT old_id, new_id FROM actor_redirects").fetchall())
     previous = dict(last_run)
     for key, (actor_id, name_key) in earlier.items():
         if key not in previous and key in names and name_key == match_key(names[key]):
             previous[key] = actor_id
-    return previous
+    for key, actor_id in previous.items():
+        seen = set()
+        while actor_id in redirects and actor_id not in seen:
+            seen.add(actor_id)
+            actor_id = redirects[actor_id]
+        previous[key] = actor_id
+    return previous, set(last_run.values())
+
+
+def _bulk(con: duckdb.DuckDBPyConnection, sql: str, columns: dict[str, list]) -> None:
+    """Insert many rows at once through Arrow (executemany costs milliseconds per row)."""
+    if not next(iter(columns.values())):
+        return
+    con.register("bulk_rows", pa.table(columns))
+    try:
+        con.execute(sql)
+    finally:
+        con.unregister("bulk_rows")
 
 
 def assign_ids(
@@ -52,55 +74,80 @@ def assign_ids(
     clusters: list[list[RecordKey]],
     names: dict[RecordKey, str],
 ) -> dict[str, list[RecordKey]]:
-    """Return actor id -> members, and record membership and minted ids in the store."""
-    previous = _previous_ids(con, names)
+    """Return actor id -> members, and record membership and minted ids in the store.
+
+    Ids go to clusters greedily by votes: the part of a split that holds most of an actor's
+    records keeps its id; on a tie, an id published in the last run wins."""
+    previous, last_ids = _previous_ids(con, names)
     # Ids ever minted, and those given in this run: a new id avoids both.
     taken = {row[0] for row in con.execute("SELECT actor_id FROM actor_ids").fetchall()}
+    votes = [Counter(previous[m] for m in members if m in previous) for members in clusters]
+    candidates = sorted(
+        (-count, actor_id not in last_ids, actor_id, clusters[i][0], i)
+        for i, counter in enumerate(votes)
+        for actor_id, count in counter.items()
+    )
+    chosen: dict[int, str] = {}
     used: set[str] = set()
+    for _, _, actor_id, _, i in candidates:
+        if i not in chosen and actor_id not in used:
+            chosen[i] = actor_id
+            used.add(actor_id)
     minted: list[str] = []
     result: dict[str, list[RecordKey]] = {}
-    absorbed: dict[str, tuple[int, str]] = {}  # old id -> (its votes, the id that absorbed it)
-    # Larger clusters choose first, so a split keeps the id with the bigger part.
-    for members in sorted(clusters, key=lambda m: (-len(m), m[0])):
-        votes = Counter(previous[m] for m in members if m in previous)
-        inherited = [
-            a for a, _ in sorted(votes.items(), key=lambda kv: (-kv[1], kv[0])) if a not in used
-        ]
-        if inherited:
-            actor_id = inherited[0]
-            for other, count in votes.items():
-                if other != actor_id and count > absorbed.get(other, (0, ""))[0]:
-                    absorbed[other] = (count, actor_id)
-        else:
-            actor_id = mint("\x1f".join(members[0]), taken)
-            minted.append(actor_id)
-        used.add(actor_id)
-        taken.add(actor_id)
-        result[actor_id] = members
+    taken |= used
+    for i, members in sorted(enumerate(clusters), key=lambda item: item[1][0]):
+        if i not in chosen:
+            chosen[i] = mint("\x1f".join(members[0]), taken)
+            minted.append(chosen[i])
+            used.add(chosen[i])
+            taken.add(chosen[i])
+        result[chosen[i]] = members
 
-    # An id whose records all joined other actors is kept as a redirect to the one that took most.
-    redirects = [(old, new) for old, (_, new) in sorted(absorbed.items()) if old not in used]
+    # An id none of whose records kept it is retired: it redirects to the actor that took most
+    # of its records.
+    absorbed: dict[str, tuple[int, str]] = {}
+    for i, counter in enumerate(votes):
+        for old, count in counter.items():
+            if old not in used and count > absorbed.get(old, (0, ""))[0]:
+                absorbed[old] = (count, chosen[i])
+    redirects = sorted((old, new) for old, (_, new) in absorbed.items())
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    memberships = [(a, s, r) for a, members in result.items() for s, r in members]
+    keys = [(a, s, r) for a, members in result.items() for s, r in members]
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("DELETE FROM actor_members")
-        if memberships:
-            con.executemany("INSERT INTO actor_members VALUES (?, ?, ?)", memberships)
-        if minted:
-            con.executemany("INSERT INTO actor_ids VALUES (?, ?)", [(a, now) for a in minted])
-        # An id back in use is no longer a redirect; chains resolve to the newest id.
-        con.execute("DELETE FROM actor_redirects WHERE list_contains(?, old_id)", [sorted(used)])
-        for old, new in redirects:
+        _bulk(
+            con,
+            "INSERT INTO actor_members SELECT actor_id, source_id, record_id FROM bulk_rows",
+            {
+                "actor_id": [a for a, _, _ in keys],
+                "source_id": [s for _, s, _ in keys],
+                "record_id": [r for _, _, r in keys],
+            },
+        )
+        _bulk(
+            con,
+            "INSERT INTO actor_ids SELECT actor_id, minted_at FROM bulk_rows",
+            {"actor_id": minted, "minted_at": [now] * len(minted)},
+        )
+        for old, new in redirects:  # chains resolve to the newest id
             con.execute("UPDATE actor_redirects SET new_id = ? WHERE new_id = ?", [new, old])
             con.execute(
-                "INSERT OR IGNORE INTO actor_redirects VALUES (?, ?, ?)", [old, new, now[:10]]
+                "INSERT OR REPLACE INTO actor_redirects VALUES (?, ?, ?)", [old, new, now[:10]]
             )
-        if memberships:
-            con.executemany(
-                "INSERT OR REPLACE INTO record_actors VALUES (?, ?, ?, ?, ?)",
-                [(s, r, a, match_key(names[(s, r)]), now) for a, s, r in memberships],
-            )
+        _bulk(
+            con,
+            "INSERT OR REPLACE INTO record_actors "
+            "SELECT source_id, record_id, actor_id, name_key, seen_at FROM bulk_rows",
+            {
+                "source_id": [s for _, s, _ in keys],
+                "record_id": [r for _, _, r in keys],
+                "actor_id": [a for a, _, _ in keys],
+                "name_key": [match_key(names[(s, r)]) for _, s, r in keys],
+                "seen_at": [now] * len(keys),
+            },
+        )
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

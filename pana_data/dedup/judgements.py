@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from .match import RecordKey
@@ -35,13 +36,14 @@ class Judgements:
     same: list[tuple[RecordKey, RecordKey]]
     different: list[tuple[RecordKey, RecordKey]]
 
+    @cached_property
+    def _index(self) -> dict[frozenset, str]:
+        index = {frozenset(p): "same" for p in self.same}
+        index.update({frozenset(p): "different" for p in self.different})
+        return index
+
     def of(self, left: RecordKey, right: RecordKey) -> str | None:
-        pair = {left, right}
-        if any({a, b} == pair for a, b in self.same):
-            return "same"
-        if any({a, b} == pair for a, b in self.different):
-            return "different"
-        return None
+        return self._index.get(frozenset((left, right)))
 
 
 def load_judgements(path: Path | None) -> Judgements:

@@ -18,13 +18,26 @@ RecordKey = tuple[str, str]  # (source_id, record_id)
 
 # Strongest pairs first (both postcode and INSEE code equal), so that when a record could join
 # several places of another source it joins the one whose location matches best.
+# A SIRET or RNA number is a deterministic key only where it is unambiguous: no source gives it
+# to two records (a town's libraries sharing the town's SIRET go to the probabilistic pass, which
+# compares names). This also keeps the join linear: each key pairs at most one record per source.
 PAIRS_SQL = """
-WITH same_key AS (
+WITH unambiguous_siret AS (
+    SELECT siret FROM records WHERE siret IS NOT NULL
+    GROUP BY siret HAVING count(*) = count(DISTINCT source_id)
+),
+unambiguous_rna AS (
+    SELECT rna FROM records WHERE rna IS NOT NULL
+    GROUP BY rna HAVING count(*) = count(DISTINCT source_id)
+),
+same_key AS (
     SELECT a.source_id AS s1, a.record_id AS r1, b.source_id AS s2, b.record_id AS r2
-    FROM records a JOIN records b ON a.siret = b.siret AND a.source_id < b.source_id
+    FROM records a JOIN unambiguous_siret USING (siret)
+    JOIN records b ON a.siret = b.siret AND a.source_id < b.source_id
     UNION
     SELECT a.source_id, a.record_id, b.source_id, b.record_id
-    FROM records a JOIN records b ON a.rna = b.rna AND a.source_id < b.source_id
+    FROM records a JOIN unambiguous_rna USING (rna)
+    JOIN records b ON a.rna = b.rna AND a.source_id < b.source_id
 )
 SELECT p.s1, p.r1, p.s2, p.r2
 FROM same_key p

@@ -170,8 +170,10 @@ def website_key(value: object) -> str | None:
     host = (parts.hostname or "").lower().rstrip(".").removeprefix("www.")
     if not host:
         return None
-    if host.removeprefix("m.") in SHARED_HOSTS or host.endswith(".wixsite.com"):
-        host = host.removeprefix("m.")
-        segment = next((s for s in parts.path.lower().split("/") if s), "")
-        return f"{host}/{segment}" if segment else None
+    shared = next((h for h in SHARED_HOSTS if host == h or host.endswith("." + h)), None)
+    if shared:  # the whole page address tells organisations apart, not the platform
+        path = "/".join(s for s in parts.path.lower().split("/") if s)
+        if parts.query and path.endswith(".php"):  # facebook.com/profile.php?id=…
+            path += "?" + parts.query.lower()
+        return f"{shared}/{path}" if path else None
     return host
