@@ -90,7 +90,7 @@ def match_records(con: duckdb.DuckDBPyConnection, matching: Matching) -> MatchRe
     locations = {(s, r): (postcode, insee) for s, r, postcode, insee in rows if postcode or insee}
     del rows
     pairs = candidate_pairs(con)
-    stats: dict[str, Any] = {"records": len(keys), "deterministic_pairs": len(pairs)}
+    stats: dict[str, Any] = {"records": len(keys), "deterministic_candidate_pairs": len(pairs)}
     scored: list[dict] = []
     if matching.model is not None and len(keys) > 1:
         from .probabilistic import score_pairs  # Splink is imported only when it is used
@@ -140,7 +140,7 @@ def match_records(con: duckdb.DuckDBPyConnection, matching: Matching) -> MatchRe
     sizes = Counter(len(c) for c in clusters)
     stats.update(
         {
-            "auto_merged_pairs": len(auto_pairs),
+            "auto_merge_candidate_pairs": len(auto_pairs),
             "review_pairs": len(review),
             "judged_same": len(matching.judgements.same),
             "judged_different": len(matching.judgements.different),
