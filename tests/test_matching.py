@@ -63,6 +63,15 @@ def test_held_out_data_through_the_pipeline_scores_well_and_keeps_ids(held_out, 
     assert again == links  # a rerun keeps every id
 
 
+# A town's two libraries (two SIRETs, near-identical names and addresses) and its MDA, twice.
+MARBEL = [
+    ["a", "Médiathèque de Marbel", "30 avenue Jean Jaurès", "42194", "Marbel", "04 07 39 31 97", "21870085400019"],
+    ["b", "Médiathèque de Marbel", "30 av. Jean Jaurès", "42194", "Marbel", "04 07 39 31 97", "21870085400126"],
+    ["c", "Maison des associations de Marbel", "2 place de la Gare", "42194", "Marbel", "04 07 00 00 00", ""],
+    ["d", "MDA MARBEL", "2 pl. de la Gare", "42194", "Marbel", "0407000000", ""],
+]  # fmt: skip
+
+
 def records_table(tmp_path, rows: list[list[str]]):
     """Load partner rows (Code, Nom, CP, Ville, Tel, SIRET) through the real pipeline stages."""
     from pana_data.catalog import load_catalog
@@ -111,39 +120,7 @@ def test_shared_phone_alone_never_merges(tmp_path):
 
 
 def test_two_valid_sirets_go_to_review_not_merge(tmp_path):
-    con = records_table(
-        tmp_path,
-        [
-            [
-                "a",
-                "Médiathèque de Marbel",
-                "30 avenue Jean Jaurès",
-                "42194",
-                "Marbel",
-                "04 07 39 31 97",
-                "21870085400019",
-            ],
-            [
-                "b",
-                "Médiathèque de Marbel",
-                "30 av. Jean Jaurès",
-                "42194",
-                "Marbel",
-                "04 07 39 31 97",
-                "21870085400126",
-            ],
-            [
-                "c",
-                "Maison des associations de Marbel",
-                "2 place de la Gare",
-                "42194",
-                "Marbel",
-                "04 07 00 00 00",
-                "",
-            ],
-            ["d", "MDA MARBEL", "2 pl. de la Gare", "42194", "Marbel", "0407000000", ""],
-        ],
-    )
+    con = records_table(tmp_path, MARBEL)
     result = match_records(con, Matching(model=BUNDLED_MODEL, review=0.1))
     assert len(result.clusters) == 4
     reviewed = {(r["record_id_1"], r["record_id_2"]): r for r in result.review}
@@ -190,29 +167,7 @@ def test_judgements_file(tmp_path):
 
 
 def test_judgements_override_the_model_in_a_run(tmp_path):
-    rows = [
-        [
-            "a",
-            "Médiathèque de Marbel",
-            "30 avenue Jean Jaurès",
-            "42194",
-            "Marbel",
-            "",
-            "21870085400019",
-        ],
-        [
-            "b",
-            "Médiathèque de Marbel",
-            "30 av. Jean Jaurès",
-            "42194",
-            "Marbel",
-            "",
-            "21870085400126",
-        ],
-        ["c", "Maison des associations de Marbel", "2 place de la Gare", "42194", "Marbel", "", ""],
-        ["d", "MDA MARBEL", "2 pl. de la Gare", "42194", "Marbel", "", ""],
-    ]
-    records_table(tmp_path, rows).close()
+    records_table(tmp_path, MARBEL).close()
     (tmp_path / "judgements.csv").write_text(
         "source_id_1,record_id_1,source_id_2,record_id_2,judgement,author,date\n"
         "p,a,p,b,same,amelie,2026-11-01\n"
