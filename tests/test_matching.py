@@ -126,8 +126,10 @@ def test_two_valid_sirets_go_to_review_not_merge(tmp_path):
     reviewed = {(r["record_id_1"], r["record_id_2"]): r for r in result.review}
     # Two valid, different SIRETs: two establishments until a maintainer says otherwise.
     assert reviewed[("a", "b")]["score"] >= 0.99
+    assert reviewed[("a", "b")]["reasons"].endswith("not merged: two different SIRETs")
     # One source lists distinct places: its own near-duplicates are asked, never merged.
     assert reviewed[("c", "d")]["score"] >= 0.99
+    assert reviewed[("c", "d")]["reasons"].endswith("not merged: both from one source")
 
 
 def test_cluster_obeys_judgements():

@@ -82,6 +82,21 @@ def _reasons(row: dict) -> str:
     return "; ".join(p for p in parts if p)
 
 
+def _refusal(row: dict, left: RecordKey, right: RecordKey, auto: float) -> str:
+    """Why a pair scored above the automatic threshold was not merged."""
+    if row["match_probability"] < auto:
+        return ""
+    if row["gamma_name_norm"] <= 0:
+        why = "names differ"
+    elif row["gamma_siret"] == 0:
+        why = "two different SIRETs"
+    elif left[0] == right[0]:
+        why = "both from one source"
+    else:
+        why = "would join places with different postcodes, INSEE codes or a judged pair"
+    return f"; not merged: {why}"
+
+
 def match_records(con: duckdb.DuckDBPyConnection, matching: Matching) -> MatchResult:
     rows = con.execute(
         "SELECT source_id, record_id, code_postal, code_insee FROM records ORDER BY ALL"
@@ -134,7 +149,7 @@ def match_records(con: duckdb.DuckDBPyConnection, matching: Matching) -> MatchRe
                 "record_id_1": left[1],
                 "source_id_2": right[0],
                 "record_id_2": right[1],
-                "reasons": _reasons(s),
+                "reasons": _reasons(s) + _refusal(s, left, right, matching.auto),
             }
         )
     sizes = Counter(len(c) for c in clusters)
