@@ -133,8 +133,7 @@ def dedup_train(
     con = connect(ws.db)
     try:
         build_features(con)
-        model = ws.work / "model" / "splink.json"
-        train(con, model)
+        train(con, ws.model)
     finally:
         con.close()
-    typer.echo(f"trained {model}")
+    typer.echo(f"trained {ws.model}")

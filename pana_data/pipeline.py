@@ -47,6 +47,11 @@ class Workspace:
     def staged(self) -> Path:
         return self.work / "staged"
 
+    @property
+    def model(self) -> Path:
+        """The matching model trained on this workspace's records by `pana dedup train`."""
+        return self.work / "model" / "splink.json"
+
 
 def harvest_stage(catalog: Catalog, source_id: str, ws: Workspace) -> ArchivedBody:
     return harvest(catalog.source(source_id), catalog, ws.archive)
@@ -89,9 +94,8 @@ def load_stage(source_id: str, parsed: dict, body: ArchivedBody, ws: Workspace) 
 
 def matching_for(catalog: Catalog, ws: Workspace) -> Matching:
     """The workspace's own trained model if there is one, else the bundled one."""
-    trained = ws.work / "model" / "splink.json"  # written by `pana dedup train`
     return Matching(
-        model=trained if trained.exists() else BUNDLED_MODEL,
+        model=ws.model if ws.model.exists() else BUNDLED_MODEL,
         judgements=load_judgements(catalog.judgements_path()),
     )
 

@@ -20,6 +20,7 @@ from .archive import ArchivedBody
 from .catalog import SourceSpec
 from .schema import CODE_LISTS, SourceRecord
 from .schema.codelists import MULTI_CODE_FIELDS, match_key
+from .schema.models import split_multi
 from .sources import DEFAULT_LOOKUPS, RawRecord, get_parser
 
 
@@ -72,7 +73,7 @@ class CodeMapper:
             if match_key(value) in table or not multi:
                 items = [value]
             else:
-                items = value.replace(";", "|").split("|")
+                items = split_multi(value)
         else:
             items = list(value)
         out: list[str] = []

@@ -44,8 +44,9 @@ def _python_keys(con: duckdb.DuckDBPyConnection) -> None:
     con.register("python_keys", table)
 
 
-def _capped(expr: str, partition: str, cap: int) -> str:
-    return f"CASE WHEN count({expr}) OVER (PARTITION BY {partition}) <= {cap} THEN {expr} END"
+def _capped(expr: str, cap: int) -> str:
+    """``expr``, or NULL where more than ``cap`` records share its value."""
+    return f"CASE WHEN count({expr}) OVER (PARTITION BY {expr}) <= {cap} THEN {expr} END"
 
 
 FEATURES_SQL = """
@@ -104,14 +105,14 @@ def build_features(con: duckdb.DuckDBPyConnection, cap: int = BLOCK_CAP) -> int:
     insee_name = "code_insee || '|' || substr(name_norm, 1, 6)"
     con.execute(
         FEATURES_SQL.format(
-            bk_pc_tok1=_capped(pc_tok1, pc_tok1, cap),
-            bk_pc_tok2=_capped(pc_tok2, pc_tok2, cap),
-            bk_insee_name=_capped(insee_name, insee_name, cap),
-            bk_siret=_capped("siret", "siret", cap),
-            bk_rna=_capped("rna", "rna", cap),
-            bk_phone=_capped("phone", "phone", cap),
-            bk_email=_capped("email", "email", cap),
-            bk_website=_capped("website", "website", cap),
+            bk_pc_tok1=_capped(pc_tok1, cap),
+            bk_pc_tok2=_capped(pc_tok2, cap),
+            bk_insee_name=_capped(insee_name, cap),
+            bk_siret=_capped("siret", cap),
+            bk_rna=_capped("rna", cap),
+            bk_phone=_capped("phone", cap),
+            bk_email=_capped("email", cap),
+            bk_website=_capped("website", cap),
         )
     )
     con.unregister("python_keys")

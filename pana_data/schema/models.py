@@ -37,8 +37,9 @@ def _blank_to_none(value: object) -> object:
     return value
 
 
-def _split_multi(value: object) -> object:
-    """Accept a list, or a string with ``|`` (or ``;``) separated values."""
+def split_multi(value: object) -> object:
+    """Multi-values as a list: a list as it is, or a string split on ``|`` (or ``;``, which the
+    LaMednum README uses), blanks dropped."""
     if value is None:
         return []
     if isinstance(value, str):
@@ -54,7 +55,7 @@ def _text(**constraints: Any) -> Any:
 
 
 def _multi(item: Any) -> Any:
-    return Annotated[list[item], BeforeValidator(_split_multi)]
+    return Annotated[list[item], BeforeValidator(split_multi)]
 
 
 Siret = _optional(ids.clean_siret, pattern=r"^\d{14}$")

@@ -7,11 +7,11 @@ separated by ``|`` (the README says ``;``: both are accepted); optional columns 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from ..archive import ArchivedBody
 from ..catalog import SourceSpec
+from ..schema.models import split_multi
 from .base import RawRecord, register
 from .tabular import FormatError, read_csv
 
@@ -55,12 +55,6 @@ PLACEHOLDER_PIVOTS = {"00000000000000", "000000000", "W000000000"}
 # Columns without which a row cannot be a place; the standard's other required columns
 # (pivot, commune, code_postal, adresse, date_maj) are validated row by row instead.
 REQUIRED_COLUMNS = ("id", "nom")
-
-
-def split_multi(value: str | None) -> list[str]:
-    if not value:
-        return []
-    return [v.strip() for v in re.split(r"[|;]", value) if v.strip()]
 
 
 @register("mediation-numerique", lookups=LOOKUPS)
@@ -108,9 +102,7 @@ def parse_mediation_numerique(spec: SourceSpec, body: ArchivedBody) -> Iterator[
         ):
             values = split_multi(row.get(column))
             if values:
-                before = fields.get(target) or []
-                before = split_multi(before) if isinstance(before, str) else list(before)
-                fields[target] = [*before, *values]
+                fields[target] = [*split_multi(fields.get(target)), *values]
 
         yield RawRecord(
             record_id=row.get("id"), fields=fields, raw=row, row_number=number, notes=notes
