@@ -8,8 +8,11 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass
+import threading
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+
+_INDEX_LOCK = threading.Lock()  # one index line at a time within this process
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,11 @@ class ArchivedBody:
     path: str
     status: int | None = None
     headers: dict[str, str] | None = None
+    # Added with the HTTP layer; defaulted so older index lines still load.
+    request: str | None = None  # stable request key (method, URL, sorted query, body hash)
+    final_url: str | None = None  # after redirects
+    downloaded: int = 0  # bytes received over the wire for this entry (0: replay, local file)
+    not_modified: bool = False  # a 304 answer replaying an earlier object
 
     def read(self) -> bytes:
         return Path(self.path).read_bytes()
@@ -29,12 +37,28 @@ class ArchivedBody:
     def to_json(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_json(cls, row: dict) -> ArchivedBody:
+        """Load an index line, ignoring fields this version does not know."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in row.items() if k in known})
+
 
 class Archive:
-    """``root/objects/ab/abcdef…`` holds bodies; ``root/index.jsonl`` one line per harvest."""
+    """``root/objects/ab/abcdef…`` holds bodies; ``root/index.jsonl`` one line per harvest;
+    ``root/tmp/`` holds downloads in progress (same filesystem, so they can be renamed in)."""
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
+
+    @property
+    def tmp_dir(self) -> Path:
+        path = self.root / "tmp"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _object_path(self, digest: str) -> Path:
+        return self.root / "objects" / digest[:2] / digest
 
     def put(
         self,
@@ -43,9 +67,10 @@ class Archive:
         body: bytes,
         status: int | None = None,
         headers: dict[str, str] | None = None,
+        **meta,
     ) -> ArchivedBody:
         digest = hashlib.sha256(body).hexdigest()
-        target = self.root / "objects" / digest[:2] / digest
+        target = self._object_path(digest)
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             # A unique temporary name: concurrent harvests of identical bytes never collide.
@@ -55,23 +80,93 @@ class Archive:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, target)
+        return self._record(source_id, url, digest, len(body), target, status, headers, meta)
+
+    def put_file(
+        self,
+        source_id: str,
+        url: str,
+        tmp_path: str | Path,
+        sha256: str,
+        size: int,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+        **meta,
+    ) -> ArchivedBody:
+        """Move an already written (and hashed) temporary file, on the archive's filesystem
+        (e.g. under :attr:`tmp_dir`), to its content address; the temp file is gone afterwards."""
+        tmp_path = Path(tmp_path)
+        target = self._object_path(sha256)
+        if target.exists():
+            tmp_path.unlink(missing_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp_path, target)  # atomic; identical bytes racing here are harmless
+        return self._record(source_id, url, sha256, size, target, status, headers, meta)
+
+    def replay(
+        self,
+        source_id: str,
+        url: str,
+        previous: ArchivedBody,
+        status: int | None = 304,
+        headers: dict[str, str] | None = None,
+        **meta,
+    ) -> ArchivedBody:
+        """Record a new harvest whose body is an already archived object (e.g. a 304 answer)."""
+        meta.setdefault("not_modified", True)
+        meta.setdefault("downloaded", 0)
+        target = Path(previous.path)
+        return self._record(
+            source_id, url, previous.sha256, previous.size, target, status, headers, meta
+        )
+
+    def _record(self, source_id, url, digest, size, target, status, headers, meta):
         entry = ArchivedBody(
             source_id=source_id,
             url=url,
             sha256=digest,
-            size=len(body),
+            size=size,
             fetched_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             path=str(target),
             status=status,
             headers=headers,
+            **meta,
         )
-        with (self.root / "index.jsonl").open("a", encoding="utf-8") as index:
-            index.write(json.dumps(entry.to_json(), ensure_ascii=False) + "\n")
+        line = (json.dumps(entry.to_json(), ensure_ascii=False) + "\n").encode("utf-8")
+        self.root.mkdir(parents=True, exist_ok=True)
+        with _INDEX_LOCK:
+            # One O_APPEND write per line: concurrent writers never interleave within a line.
+            fd = os.open(self.root / "index.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            try:
+                os.write(fd, line)
+            finally:
+                os.close(fd)
         return entry
 
-    def history(self, source_id: str) -> list[ArchivedBody]:
+    def _entries(self) -> list[ArchivedBody]:
         index = self.root / "index.jsonl"
         if not index.exists():
             return []
-        rows = [json.loads(line) for line in index.read_text(encoding="utf-8").splitlines()]
-        return [ArchivedBody(**r) for r in rows if r["source_id"] == source_id]
+        rows = []
+        for line in index.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            try:
+                rows.append(ArchivedBody.from_json(json.loads(line)))
+            except (ValueError, TypeError):
+                continue  # a line cut short by a crash: skip it, keep the rest
+        return rows
+
+    def history(self, source_id: str) -> list[ArchivedBody]:
+        return [e for e in self._entries() if e.source_id == source_id]
+
+    def last_ok(self, request_key: str) -> ArchivedBody | None:
+        """The newest 200 (or 304 replay of one) for this request key whose object still exists."""
+        for entry in reversed(self._entries()):
+            if entry.request != request_key or not entry.sha256:
+                continue
+            if entry.status == 200 or (entry.status == 304 and entry.not_modified):
+                if Path(entry.path).is_file():
+                    return entry
+        return None
