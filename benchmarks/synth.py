@@ -327,7 +327,7 @@ def generate(out: Path, records: int, seed: int = 7) -> dict:
                                               "commune": "Ville", "telephone": "Téléphone", "courriel": "Courriel",
                                               "site_web": "Site", "siret": "SIRET"}},
             {"id": "reseau-synth", "kind": "table", "url": "reseau.json", "licence": "etalab-2.0", "records_path": "data",
-             "record_id": "code", "min_rows": 0, "mapping": {"nom": "structure", "adresse": "adresse.voie", "code_postal": "adresse.cp",
+             "record_id": "code", "assertions": {"min_records": 0}, "mapping": {"nom": "structure", "adresse": "adresse.voie", "code_postal": "adresse.cp",
                                                              "commune": "adresse.ville", "telephone": "tel", "courriel": "mel", "siret": "siret"}},
         ],
     }  # fmt: skip

@@ -1,5 +1,5 @@
-"""The pipeline flow: one task per source per stage (harvest, parse, load), then deduplicate and
-publish. Tasks are thin wrappers over ``pana_data.pipeline``; records are processed inside tasks,
+"""The pipeline flow: one task per source per stage (harvest, parse, load), then geocode,
+deduplicate, enrich from the registers and publish. Tasks are thin wrappers over ``pana_data.pipeline``; records are processed inside tasks,
 never one task per record."""
 
 from __future__ import annotations
@@ -9,23 +9,28 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 
 from pana_data import pipeline as lib
-from pana_data.archive import ArchivedBody
 from pana_data.catalog import Catalog, load_catalog
+from pana_data.harvest import Harvest
 
 
 @task(task_run_name="harvest-{source_id}")
-def harvest_source(catalog: Catalog, source_id: str, ws: lib.Workspace) -> ArchivedBody:
+def harvest_source(catalog: Catalog, source_id: str, ws: lib.Workspace) -> Harvest:
     return lib.harvest_stage(catalog, source_id, ws)
 
 
 @task(task_run_name="parse-{source_id}")
-def parse_source(catalog: Catalog, source_id: str, body: ArchivedBody, ws: lib.Workspace) -> dict:
+def parse_source(catalog: Catalog, source_id: str, body: Harvest, ws: lib.Workspace) -> dict:
     return lib.parse_stage(catalog, source_id, body, ws)
 
 
 @task(task_run_name="load-{source_id}")
-def load_source(source_id: str, parsed: dict, body: ArchivedBody, ws: lib.Workspace) -> None:
+def load_source(source_id: str, parsed: dict, body: Harvest, ws: lib.Workspace) -> None:
     lib.load_stage(source_id, parsed, body, ws)
+
+
+@task
+def geocode(catalog: Catalog, ws: lib.Workspace) -> dict:
+    return lib.geocode_stage(catalog, ws)
 
 
 @task
@@ -34,8 +39,15 @@ def deduplicate(catalog: Catalog, ws: lib.Workspace) -> lib.DedupResult:
 
 
 @task
-def publish(catalog: Catalog, ws: lib.Workspace, dedup: lib.DedupResult, failures: dict) -> str:
-    return str(lib.publish_stage(catalog, ws, dedup, failures))
+def enrich(catalog: Catalog, ws: lib.Workspace, dedup: lib.DedupResult) -> lib.DedupResult:
+    return lib.enrich_stage(catalog, ws, dedup)
+
+
+@task
+def publish(
+    catalog: Catalog, ws: lib.Workspace, dedup: lib.DedupResult, failures: dict, geocoding: dict
+) -> str:
+    return str(lib.publish_stage(catalog, ws, dedup, failures, geocoding))
 
 
 @flow(name="pana-pipeline")
@@ -60,6 +72,8 @@ def pipeline(catalog_path: str | None = None, out_dir: str = str(lib.DEFAULT_OUT
             logger.error("source %s failed: %s", sid, exc)
             failures[sid] = f"{type(exc).__name__}: {exc}"
     lib.check_publishable(catalog, failures)
-    version = publish(catalog, ws, deduplicate(catalog, ws), failures)
+    geocoding = geocode(catalog, ws)
+    dedup = enrich(catalog, ws, deduplicate(catalog, ws))
+    version = publish(catalog, ws, dedup, failures, geocoding)
     logger.info("published %s", version)
     return version

@@ -13,9 +13,10 @@ from typing import Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
-from .catalog import Catalog, SourceSpec
+from .catalog import Assertions, Catalog, Geocoding, SourceSpec
 from .rdf import codelists_graph
 from .schema.generate import artifacts as schema_artifacts
+from .sources import KINDS
 
 CLI_DOC = "docs/cli.md"
 CATALOG_DOC = "docs/catalog.md"
@@ -58,6 +59,25 @@ def fields_reference(model: type[BaseModel], title: str, intro: str, level: int 
     return "\n".join(lines) + "\n"
 
 
+def kinds_reference() -> str:
+    """Every registered source kind, its endpoint, params and secrets (from the registry)."""
+    lines = ["## Source kinds", ""]
+    for name, kind in sorted(KINDS.items()):
+        role = "register" if kind.register else ("fetcher" if kind.parse is None else "records")
+        lines += [f"### `{name}` ({role})", "", kind.doc.splitlines()[0] if kind.doc else "", ""]
+        if kind.default_url:
+            lines += [f"Default `url`: `{kind.default_url}`", ""]
+        if kind.secrets:
+            lines += ["Secrets: " + ", ".join(f"`{s}`" for s in kind.secrets), ""]
+        if kind.params:
+            lines += ["| param | meaning |", "| --- | --- |"]
+            for param, meaning in sorted(kind.params.items()):
+                cell = meaning.replace("|", "\\|")
+                lines.append(f"| `{param}` | {cell} |")
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
 def generated(extra: dict[str, str] | None = None) -> dict[str, str]:
     texts = dict(schema_artifacts())
     texts["vocab/codelists.ttl"] = codelists_graph().serialize(format="longturtle")
@@ -70,6 +90,16 @@ def generated(extra: dict[str, str] | None = None) -> dict[str, str]:
         )
         + "\n"
         + fields_reference(SourceSpec, "Each source", "Each item of `sources` has:", level=2)
+        + "\n"
+        + fields_reference(
+            Assertions, "Assertions", "A source's `assertions` mapping has:", level=2
+        )
+        + "\n"
+        + fields_reference(
+            Geocoding, "Geocoding", "The catalog's `geocoding` mapping has:", level=2
+        )
+        + "\n"
+        + kinds_reference()
     )
     texts.update(extra or {})
     return texts

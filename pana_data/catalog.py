@@ -7,6 +7,7 @@ options its kind understands.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,6 +40,44 @@ class CatalogError(ValueError):
     """A catalog that cannot be used; the message names the file and the source."""
 
 
+class Assertions(BaseModel):
+    """What a good harvest of a source looks like. Counts are valid records (register entries
+    for a register)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_records: int = Field(1, ge=0, description="Fewer records fail the harvest.")
+    max_records: int | None = Field(None, ge=0, description="More records fail the harvest.")
+    filled: dict[str, float] = Field(
+        default_factory=dict,
+        description="Field -> smallest share of records (0 to 1) where it must be filled.",
+    )
+
+    @field_validator("filled")
+    @classmethod
+    def _ratios(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = {k: v for k, v in value.items() if not 0 <= v <= 1}
+        if bad:
+            raise ValueError(f"ratios must be between 0 and 1: {bad}")
+        return value
+
+
+class Geocoding(BaseModel):
+    """Batch geocoding of records without coordinates (Géoplateforme /geocodage/search/csv/)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(
+        "https://data.geopf.fr/geocodage",
+        description="Base URL of the Géoplateforme geocoding service (or a mirror).",
+    )
+    min_score: float = Field(0.6, ge=0, le=1, description="Answers scored below this are not used.")
+    batch_size: int = Field(5000, ge=1, le=50000, description="Addresses per CSV request.")
+
+
+ENV_NAME = r"^[A-Z][A-Z0-9_]*$"
+
+
 class SourceSpec(BaseModel):
     """One source of the catalog."""
 
@@ -49,7 +88,11 @@ class SourceSpec(BaseModel):
         description="Source id, kebab-case; never reused for another source.",
     )
     kind: str = Field(description="Source kind: a parser registered in pana_data.sources.")
-    url: str = Field(description="http(s) URL, or a path relative to the catalog file.")
+    url: str | None = Field(
+        None,
+        description="http(s) URL (an API's base URL), or a path relative to the catalog file; "
+        "API kinds default to their public endpoint.",
+    )
     licence: str = Field(description="Licence of the source's data (SPDX id or etalab-2.0).")
     title: str | None = Field(None, description="Human title of the source.")
     publisher: str | None = Field(None, description="Organisation publishing the source.")
@@ -80,8 +123,35 @@ class SourceSpec(BaseModel):
         default_factory=dict,
         description="Code-list field -> {source value: code, or codes joined by |, or null to ignore}.",
     )
-    min_rows: int = Field(
-        1, ge=0, description="Fewer valid records fail the harvest; the last good harvest is kept."
+    assertions: Assertions = Field(
+        default_factory=Assertions,
+        description="Checks on every harvest; a harvest that fails them is not used.",
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Options of the source's kind (API query parameters, dataset id…), "
+        "listed with each kind below.",
+    )
+    secrets: dict[str, str] = Field(
+        default_factory=dict,
+        description="Secret name -> name of the environment variable holding it "
+        "(e.g. token: DATA_INCLUSION_TOKEN); secrets are never written in the catalog.",
+    )
+    parse_as: str | None = Field(
+        None,
+        description="Kind that parses the file a `datagouv` source resolves (e.g. rna, table).",
+    )
+    include: dict[str, list[str]] | None = Field(
+        None,
+        description="Registers only: entries whose column matches one of the values (a value "
+        "ending in * is a prefix) enter the map as records; all columns must match. Without it, "
+        "a register only enriches actors matched by identifier.",
+    )
+    rate_limit: float | None = Field(
+        None, gt=0, description="Requests per second to this source's host (default per host)."
+    )
+    max_bytes: int | None = Field(
+        None, gt=0, description="Largest response accepted, in bytes (default 4 GiB)."
     )
     constants: dict[str, Any] = Field(
         default_factory=dict,
@@ -111,6 +181,17 @@ class SourceSpec(BaseModel):
                         )
         return lookups
 
+    @field_validator("secrets")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, env in value.items():
+            if not re.match(ENV_NAME, env):
+                raise ValueError(
+                    f"secrets.{name} must name an environment variable (like MY_TOKEN), "
+                    "never hold the secret itself"
+                )
+        return value
+
     @field_validator("delimiter")
     @classmethod
     def _one_char(cls, value: str | None) -> str | None:
@@ -131,6 +212,9 @@ class Catalog(BaseModel):
     judgements: str | None = Field(
         None,
         description="Maintainers' judgements CSV (same/different pairs), relative to the catalog.",
+    )
+    geocoding: Geocoding | None = Field(
+        None, description="Geocode records without coordinates; off when not given."
     )
     sources: list[SourceSpec] = Field(description="The sources, in priority order.")
     path: Path | None = Field(None, exclude=True)
@@ -166,8 +250,13 @@ class Catalog(BaseModel):
                 return spec
         raise KeyError(f"no source {source_id!r} in {self.path}")
 
-    def location(self, spec: SourceSpec) -> str:
-        """An http(s) URL as is, or the absolute path of a local file."""
+    def location(self, spec: SourceSpec, default: str | None = None) -> str:
+        """An http(s) URL as is, or the absolute path of a local file; ``default`` (the kind's
+        public endpoint) when the source names no url."""
+        if spec.url is None:
+            if default is None:
+                raise CatalogError(f"{self.path}: source {spec.id}: url is required")
+            return default
         if spec.url.startswith(("http://", "https://")):
             return spec.url
         if "://" in spec.url:

@@ -6,6 +6,7 @@ Prefect.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +14,7 @@ import typer
 
 from . import __version__, artifacts
 from .catalog import CatalogError, load_catalog
-from .sources import KINDS
+from .sources import KINDS, check_spec
 
 app = typer.Typer(
     help="pana-data: harvest, deduplicate and publish the PANA actor map as open data.",
@@ -99,13 +100,19 @@ def catalog_check(catalog: CatalogOption = None) -> None:
         raise typer.Exit(2) from exc
     problems = []
     for spec in cat.sources:
-        if spec.kind not in KINDS:
-            problems.append(f"source {spec.id}: unknown kind {spec.kind!r}")
+        found = check_spec(spec)
+        problems.extend(found)
+        for name, variable in sorted(spec.secrets.items()):
+            if not os.environ.get(variable):  # a warning: CI may check a catalog without secrets
+                typer.echo(f"source {spec.id}: secret {name}: {variable} is not set", err=True)
+        if spec.url is None:
+            continue
         location = cat.location(spec)
         if not location.startswith(("http://", "https://")) and not Path(location).exists():
             problems.append(f"source {spec.id}: file not found: {location}")
     for spec in cat.sources:
-        typer.echo(f"{spec.id}\t{spec.kind}\t{spec.frequency}\t{spec.url}")
+        url = spec.url or KINDS[spec.kind].default_url if spec.kind in KINDS else spec.url
+        typer.echo(f"{spec.id}\t{spec.kind}\t{spec.frequency}\t{url}")
     for problem in problems:
         typer.echo(problem, err=True)
     raise typer.Exit(1 if problems else 0)

@@ -1,37 +1,42 @@
-"""Harvest: fetch a source's bytes (local file or http(s)) and archive them before anything reads
-them. Parsing always reads from the archive."""
+"""Harvest: fetch a source's bytes through its kind's crawler (or as one file / one HTTP
+resource) and archive them before anything reads them. Parsing always reads from the archive."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
 
-import requests
-
-from . import __version__
 from .archive import Archive, ArchivedBody
 from .catalog import Catalog, SourceSpec
-
-USER_AGENT = f"pana-data/{__version__} (+https://w3id.org/pana/; open data pipeline)"
-TIMEOUT = (10, 60)  # connect, read (seconds): enforced here, not by the orchestrator
+from .http import HttpClient, HttpError
+from .sources import check_spec, get_kind
+from .sources.context import Context, SourceError, fetch_location
 
 
 class HarvestError(RuntimeError):
     """A source whose bytes could not be fetched; the message names the source and the URL."""
 
 
-def harvest(spec: SourceSpec, catalog: Catalog, archive: Archive) -> ArchivedBody:
-    location = catalog.location(spec)
-    if location.startswith(("http://", "https://")):
+@dataclass(frozen=True)
+class Harvest:
+    """What a harvest archived (the data body or a manifest of parts) and what it cost."""
+
+    body: ArchivedBody
+    downloaded: int = 0
+    requests: int = 0
+    not_modified: int = 0
+
+
+def harvest(spec: SourceSpec, catalog: Catalog, archive: Archive) -> Harvest:
+    problems = check_spec(spec)
+    if problems:
+        raise HarvestError("; ".join(problems))
+    kind = get_kind(spec.kind)
+    location = catalog.location(spec, kind.default_url)
+    expect = kind.expect or (spec.format if spec.kind == "table" else None)
+    with HttpClient(archive, rate=spec.rate_limit) as http:
+        ctx = Context(spec, location, archive, http, expect=expect)
         try:
-            response = requests.get(location, timeout=TIMEOUT, headers={"User-Agent": USER_AGENT})
-            response.raise_for_status()
-        except requests.RequestException as exc:
-            raise HarvestError(f"source {spec.id}: cannot fetch {location}: {exc}") from exc
-        return archive.put(
-            spec.id, location, response.content, response.status_code, dict(response.headers)
-        )
-    try:
-        body = Path(location).read_bytes()
-    except OSError as exc:
-        raise HarvestError(f"source {spec.id}: cannot read {location}: {exc}") from exc
-    return archive.put(spec.id, Path(location).as_uri(), body)
+            body = kind.crawl(ctx) if kind.crawl else fetch_location(ctx, location)
+        except (HttpError, SourceError) as exc:
+            raise HarvestError(f"source {spec.id}: {exc}") from exc
+    return Harvest(body, ctx.downloaded, ctx.requests, ctx.not_modified)

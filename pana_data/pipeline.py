@@ -1,7 +1,7 @@
 """The pipeline's stages as plain functions over a workspace, one call per source per stage.
 
-harvest -> parse and validate -> load (DuckDB) -> deduplicate -> publish. Each stage reads what the
-previous one wrote. ``run_pipeline`` chains them without an orchestrator; the Prefect flows in
+harvest -> parse and validate -> load (DuckDB) -> geocode -> deduplicate -> enrich from the
+registers -> publish. Each stage reads what the previous one wrote. ``run_pipeline`` chains them without an orchestrator; the Prefect flows in
 ``flows/`` wrap the same functions as tasks.
 """
 
@@ -13,13 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from .archive import Archive, ArchivedBody
-from .catalog import Catalog, load_catalog
+from .catalog import Catalog, SourceSpec, load_catalog
 from .dedup import BUNDLED_MODEL, DedupResult, Matching, deduplicate
 from .dedup.judgements import load_judgements
-from .harvest import harvest
+from .geocode import geocode_records
+from .harvest import Harvest, harvest
+from .http import HttpClient
 from .publish import publish
+from .registers import drop_register, enrich, load_register, register_tables, stage_register
+from .sources import parse_kind
 from .store import connect, fetch_dicts, harvest_summaries, load_source
-from .validate import parse_source, write_staged
+from .validate import Issue, parse_source, write_staged
 
 log = logging.getLogger("pana_data")
 DEFAULT_OUT = Path("published")
@@ -53,7 +57,7 @@ class Workspace:
         return self.work / "model" / "splink.json"
 
 
-def harvest_stage(catalog: Catalog, source_id: str, ws: Workspace) -> ArchivedBody:
+def harvest_stage(catalog: Catalog, source_id: str, ws: Workspace) -> Harvest:
     return harvest(catalog.source(source_id), catalog, ws.archive)
 
 
@@ -71,23 +75,123 @@ def check_publishable(catalog: Catalog, failures: dict[str, str]) -> None:
         raise NothingToPublish(f"every source failed, nothing published: {details}")
 
 
-def parse_stage(catalog: Catalog, source_id: str, body: ArchivedBody, ws: Workspace) -> dict:
-    spec = catalog.source(source_id)
-    result = parse_source(spec, body)
-    if len(result.records) < spec.min_rows:
+def check_assertions(
+    spec: SourceSpec,
+    count: int,
+    filled: dict[str, float],
+    body: ArchivedBody,
+    what: str,
+    rows: int | None = None,
+) -> None:
+    """Raise when a harvest breaks the source's declared assertions (all of them are named)."""
+    rules = spec.assertions
+    broken = []
+    counted = f"{count} {what}" + (f" of {rows} rows" if rows is not None else "")
+    if count < rules.min_records:
+        broken.append(f"{counted}, fewer than min_records={rules.min_records}")
+    if rules.max_records is not None and count > rules.max_records:
+        broken.append(f"{counted}, more than max_records={rules.max_records}")
+    for name, ratio in sorted(rules.filled.items()):
+        if filled.get(name, 0.0) < ratio:
+            broken.append(
+                f"{name} filled in {filled.get(name, 0.0):.0%} of {what}, under {ratio:.0%}"
+            )
+    if broken:
         raise SourceAssertionError(
-            f"source {source_id}: {len(result.records)} valid records of {result.rows} rows, "
-            f"fewer than min_rows={spec.min_rows} (archived body {body.sha256[:12]})"
+            f"source {spec.id}: " + "; ".join(broken) + f" (archived body {body.sha256[:12]})"
         )
+
+
+def _filled(records: list, names: dict[str, float], source_id: str) -> dict[str, float]:
+    from .schema import SourceRecord
+
+    unknown = sorted(set(names) - set(SourceRecord.model_fields))
+    if unknown:
+        raise SourceAssertionError(
+            f"source {source_id}: assertions.filled names no schema field: {', '.join(unknown)}"
+        )
+    total = max(len(records), 1)
+    return {
+        name: sum(1 for r in records if getattr(r, name) not in (None, "", [])) / total
+        for name in names
+    }
+
+
+def parse_stage(catalog: Catalog, source_id: str, harvested: Harvest, ws: Workspace) -> dict:
+    spec = catalog.source(source_id)
+    body = harvested.body
+    reader = parse_kind(spec)
+    register = None
+    if reader.register is not None:
+        staged = stage_register(spec, reader.register, body, ws.staged)
+        result = staged.result
+        if staged.rejected:
+            result.warnings.append(
+                Issue(
+                    spec.id,
+                    "*",
+                    "row",
+                    f"{staged.rejected} malformed rows skipped; the "
+                    f"archived file {body.sha256[:12]} keeps them",
+                )
+            )
+        check_assertions(spec, staged.entries, staged.filled, body, "register entries")
+        register = str(staged.parquet)
+        counts = {"entries": staged.entries}
+    else:
+        result = parse_source(spec, body)
+        filled = _filled(result.records, spec.assertions.filled, spec.id)
+        check_assertions(spec, len(result.records), filled, body, "valid records", result.rows)
+        counts = {}
+    summary = {
+        **result.summary(),
+        **counts,
+        "downloaded": harvested.downloaded,
+        "requests": harvested.requests,
+        "not_modified": harvested.not_modified,
+    }
     # Reports name a local file by its path in the catalog, never by this machine's path.
-    url = body.url if body.url.startswith(("http://", "https://")) else spec.url
-    return {"staged": write_staged(result, ws.staged), "summary": result.summary(), "url": url}
+    if body.url.startswith(("http://", "https://")):
+        url = body.url.removesuffix("#manifest")
+    else:
+        url = spec.url
+    return {
+        "staged": write_staged(result, ws.staged),
+        "summary": summary,
+        "url": url,
+        "register": register,
+    }
 
 
-def load_stage(source_id: str, parsed: dict, body: ArchivedBody, ws: Workspace) -> None:
+def load_stage(source_id: str, parsed: dict, harvested: Harvest, ws: Workspace) -> None:
     con = connect(ws.db)
     try:
-        load_source(con, source_id, parsed["staged"], body, parsed["summary"], parsed["url"])
+        parquet = parsed.get("register")
+        load_source(
+            con,
+            source_id,
+            parsed["staged"],
+            harvested.body,
+            parsed["summary"],
+            parsed["url"],
+            register=(lambda c: load_register(c, source_id, parquet)) if parquet else None,
+        )
+    finally:
+        con.close()
+
+
+def geocode_stage(catalog: Catalog, ws: Workspace) -> dict[str, Any]:
+    """Geocode records without coordinates, when the catalog asks for it. A failure is reported,
+    never raised: records keep what they had and the run goes on."""
+    if catalog.geocoding is None:
+        return {"status": "off"}
+    con = connect(ws.db)
+    try:
+        with HttpClient(ws.archive) as http:
+            return {"status": "ok", **geocode_records(con, http, catalog.geocoding)}
+    except Exception as exc:  # noqa: BLE001 - geocoding never blocks a publication
+        log.error("geocoding failed: %s", exc)
+        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
     finally:
         con.close()
 
@@ -106,13 +210,40 @@ def dedup_stage(catalog: Catalog, ws: Workspace) -> DedupResult:
         known = [s.id for s in catalog.sources]
         for table in ("records", "rejects", "warnings", "harvests"):
             con.execute(f"DELETE FROM {table} WHERE NOT list_contains(?, source_id)", [known])
+        for source_id in register_tables(con):
+            if source_id not in known:
+                drop_register(con, source_id)
         return deduplicate(con, catalog.priority, matching_for(catalog, ws))
     finally:
         con.close()
 
 
+def enrich_stage(catalog: Catalog, ws: Workspace, dedup: DedupResult) -> DedupResult:
+    """Registers fill crosswalks, legal names and closures of the deduplicated actors."""
+    con = connect(ws.db)
+    try:
+        result = enrich(con, dedup.actors, [s.id for s in catalog.sources])
+    finally:
+        con.close()
+    return DedupResult(
+        result.actors,
+        dedup.members,
+        dedup.review,
+        {**dedup.stats, "registers": result.stats},
+        dedup.redirects,
+        sorted(
+            dedup.provenance + result.provenance,
+            key=lambda p: (p["actor_id"], p["field"], p["source_id"], p["record_id"]),
+        ),
+    )
+
+
 def publish_stage(
-    catalog: Catalog, ws: Workspace, dedup: DedupResult, failures: dict[str, str]
+    catalog: Catalog,
+    ws: Workspace,
+    dedup: DedupResult,
+    failures: dict[str, str],
+    geocoding: dict[str, Any] | None = None,
 ) -> Path:
     con = connect(ws.db)
     try:
@@ -150,6 +281,7 @@ def publish_stage(
         "sources": sources,
         "catalog_title": catalog.title,
         "licence": catalog.licence,
+        "geocoding": geocoding or {"status": "off"},
     }
     return publish(inputs, ws.out_dir)
 
@@ -162,11 +294,13 @@ def run_pipeline(catalog_path: str | Path | None = None, out_dir: str | Path = D
     failures: dict[str, str] = {}
     for spec in catalog.sources:
         try:
-            body = harvest_stage(catalog, spec.id, ws)
-            parsed = parse_stage(catalog, spec.id, body, ws)
-            load_stage(spec.id, parsed, body, ws)
+            harvested = harvest_stage(catalog, spec.id, ws)
+            parsed = parse_stage(catalog, spec.id, harvested, ws)
+            load_stage(spec.id, parsed, harvested, ws)
         except Exception as exc:  # noqa: BLE001 - one source's failure is reported, not raised
             log.error("source %s failed: %s", spec.id, exc)
             failures[spec.id] = f"{type(exc).__name__}: {exc}"
     check_publishable(catalog, failures)
-    return publish_stage(catalog, ws, dedup_stage(catalog, ws), failures)
+    geocoding = geocode_stage(catalog, ws)
+    dedup = enrich_stage(catalog, ws, dedup_stage(catalog, ws))
+    return publish_stage(catalog, ws, dedup, failures, geocoding)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,17 @@ ISSUE_COLUMNS = {
 }
 
 
+HARVEST_COUNTS = (
+    "rows",
+    "accepted",
+    "rejected",
+    "warnings",
+    "downloaded",
+    "requests",
+    "not_modified",
+    "entries",
+)
+
 MEMORY_LIMIT = os.environ.get("PANA_DUCKDB_MEMORY_LIMIT", "2GB")
 
 
@@ -67,13 +79,23 @@ def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
     cols = ", ".join(f"{name} {kind}" for name, kind in record_columns().items())
     issues = ", ".join(f"{name} {kind}" for name, kind in ISSUE_COLUMNS.items())
     con.execute(f"CREATE TABLE IF NOT EXISTS records ({cols}, PRIMARY KEY (source_id, record_id))")
+    # A field added to the schema (a minor version) is a new column of an existing store.
+    present = {r[0] for r in con.execute("DESCRIBE records").fetchall()}
+    for name, kind in record_columns().items():
+        if name not in present:
+            con.execute(f'ALTER TABLE records ADD COLUMN "{name}" {kind}')
     con.execute(f"CREATE TABLE IF NOT EXISTS rejects ({issues})")
     con.execute(f"CREATE TABLE IF NOT EXISTS warnings ({issues})")
     con.execute(
         "CREATE TABLE IF NOT EXISTS harvests (source_id VARCHAR PRIMARY KEY, url VARCHAR, "
         "sha256 VARCHAR, size BIGINT, fetched_at VARCHAR, rows BIGINT, accepted BIGINT, "
-        "rejected BIGINT, warnings BIGINT)"
+        "rejected BIGINT, warnings BIGINT, downloaded BIGINT, requests BIGINT, "
+        "not_modified BIGINT, entries BIGINT)"
     )
+    present = {r[0] for r in con.execute("DESCRIBE harvests").fetchall()}
+    for name in ("downloaded", "requests", "not_modified", "entries"):
+        if name not in present:
+            con.execute(f"ALTER TABLE harvests ADD COLUMN {name} BIGINT")
     con.execute(
         "CREATE TABLE IF NOT EXISTS actor_members (actor_id VARCHAR, source_id VARCHAR, "
         "record_id VARCHAR, PRIMARY KEY (source_id, record_id))"
@@ -109,11 +131,15 @@ def load_source(
     body: ArchivedBody,
     summary: dict[str, int],
     url: str | None = None,
+    register: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> None:
     """Replace one source's rows with its staged output, atomically. ``url`` is what reports
-    show of where the harvest came from (default: the archived body's url)."""
+    show of where the harvest came from (default: the archived body's url); ``register`` loads
+    a register's entries in the same transaction."""
     con.execute("BEGIN TRANSACTION")
     try:
+        if register is not None:
+            register(con)
         for table, columns in (
             ("records", record_columns()),
             ("rejects", ISSUE_COLUMNS),
@@ -123,19 +149,17 @@ def load_source(
             if Path(staged[table]).stat().st_size:
                 con.execute(f"INSERT INTO {table} {_read_jsonl(columns)}", [staged[table]])
         con.execute("DELETE FROM harvests WHERE source_id = ?", [source_id])
+        values = {
+            "source_id": source_id,
+            "url": url or body.url,
+            "sha256": body.sha256,
+            "size": body.size,
+            "fetched_at": body.fetched_at,
+            **{k: summary.get(k) for k in HARVEST_COUNTS},
+        }
         con.execute(
-            "INSERT INTO harvests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                source_id,
-                url or body.url,
-                body.sha256,
-                body.size,
-                body.fetched_at,
-                summary["rows"],
-                summary["accepted"],
-                summary["rejected"],
-                summary["warnings"],
-            ],
+            f"INSERT INTO harvests ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+            list(values.values()),
         )
         con.execute("COMMIT")
     except Exception:

@@ -58,7 +58,7 @@ class CodeMapper:
 
     def __init__(self, spec: SourceSpec):
         merged: dict[str, dict[str, str | None]] = {}
-        for lookups in (DEFAULT_LOOKUPS.get(spec.kind, {}), spec.lookups):
+        for lookups in (DEFAULT_LOOKUPS.get(spec.parse_as or spec.kind, {}), spec.lookups):
             for name, table in lookups.items():
                 merged.setdefault(name, {}).update({match_key(k): v for k, v in table.items()})
         self.lookups = merged
@@ -147,7 +147,7 @@ def validate_rows(spec: SourceSpec, raws: Iterable[RawRecord]) -> ParseResult:
 
 def parse_source(spec: SourceSpec, body: ArchivedBody) -> ParseResult:
     """Read an archived body with the source's kind and validate every row."""
-    return validate_rows(spec, get_parser(spec.kind)(spec, body))
+    return validate_rows(spec, get_parser(spec.parse_as or spec.kind)(spec, body))
 
 
 def write_staged(result: ParseResult, folder: Path) -> dict[str, str]:

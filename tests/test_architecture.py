@@ -14,16 +14,19 @@ ALLOWED = {
     "schema": set(),
     "archive": set(),
     "catalog": {"schema"},
-    "harvest": {"archive", "catalog", "__init__"},
-    "sources": {"archive", "catalog", "schema"},
+    "http": {"archive", "__init__"},
+    "harvest": {"archive", "catalog", "http", "sources"},
+    "sources": {"archive", "catalog", "http", "schema"},
     "validate": {"archive", "catalog", "schema", "sources"},
     "store": {"archive", "schema"},
+    "registers": {"archive", "catalog", "schema", "sources", "store", "validate"},
+    "geocode": {"catalog", "http"},
     "dedup": {"store", "schema"},
     "rdf": {"schema"},
     "publish": {"rdf", "schema"},
-    "artifacts": {"catalog", "rdf", "schema"},
+    "artifacts": {"catalog", "rdf", "schema", "sources"},
 }
-SHARED_IN_SOURCES = {"base", "tabular", "__init__"}
+SHARED_IN_SOURCES = {"base", "context", "tabular", "__init__"}
 
 
 def room_of(path: Path) -> str:

@@ -49,12 +49,12 @@ def test_cli_schema_check_and_catalog_check(tmp_path):
     bad.write_text("sources:\n  - {id: x, kind: nope, url: missing.csv, licence: y}\n")
     result = runner.invoke(app, ["catalog", "check", "--catalog", str(bad)])
     assert result.exit_code == 1
-    assert "unknown kind 'nope'" in result.output and "file not found" in result.output
+    assert "unknown source kind 'nope'" in result.output and "file not found" in result.output
 
 
 def test_every_environment_setting_is_documented():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     code = "\n".join(p.read_text() for p in (ROOT / "pana_data").rglob("*.py"))
-    settings = set(re.findall(r"os\.environ\.get\(\"(PANA_\w+)\"", code))
+    settings = set(re.findall(r"os\.environ\.get\([\"'](PANA_\w+)[\"']", code))
     assert settings, "no PANA_ setting found: is the pattern still right?"
     assert [s for s in sorted(settings) if f"`{s}`" not in readme] == []

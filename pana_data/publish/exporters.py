@@ -52,6 +52,7 @@ class Release:
     redirects: list[dict[str, Any]] = field(default_factory=list)
     provenance: list[dict[str, Any]] = field(default_factory=list)
     dedup_stats: dict[str, Any] = field(default_factory=dict)
+    geocoding: dict[str, Any] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)
 
 
@@ -237,7 +238,9 @@ def export_report(release: Release) -> None:
         "records": sum(len(m) for m in release.members.values()),
         "rejected_records": len({(r["source_id"], r["record_id"]) for r in release.rejects}),
         "warnings": len(release.warnings),
-        "deduplication": release.dedup_stats,
+        "deduplication": {k: v for k, v in release.dedup_stats.items() if k != "registers"},
+        "registers": release.dedup_stats.get("registers", {}),
+        "geocoding": release.geocoding,
         "sources": release.sources,
     }
     text = json.dumps(report, ensure_ascii=False, indent=2, default=str)

@@ -19,6 +19,7 @@ ADMS = Namespace("http://www.w3.org/ns/adms#")
 CV = Namespace("http://data.europa.eu/m8g/")
 GEO = Namespace("http://www.opengis.net/ont/geosparql#")
 PROV = Namespace("http://www.w3.org/ns/prov#")
+ROV = Namespace("http://www.w3.org/ns/regorg#")
 
 IDENTIFIER_SCHEMES = {
     "siret": "https://www.sirene.fr/siret",
@@ -51,6 +52,8 @@ def add_actor(g: Graph, actor: Actor, records: list[tuple[str, str]]) -> None:
     g.add((s, RDF.type, ORG.Organization))
     g.add((s, DCTERMS.identifier, _lit(actor.id)))
     g.add((s, SKOS.prefLabel, Literal(actor.nom, lang="fr")))
+    if actor.nom_legal:  # the register's name (ROV: Registered Organization Vocabulary)
+        g.add((s, ROV.legalName, Literal(actor.nom_legal)))
     if actor.description:
         g.add((s, DCTERMS.description, Literal(actor.description, lang="fr")))
     for name, scheme in IDENTIFIER_SCHEMES.items():
@@ -123,6 +126,7 @@ def actors_graph(actors: list[Actor], members: dict[str, list[tuple[str, str]]])
         ("cv", CV),
         ("geo", GEO),
         ("prov", PROV),
+        ("rov", ROV),
         ("foaf", FOAF),
         ("xsd", XSD),
     ):

@@ -17,7 +17,7 @@ from . import identifiers as ids
 from .codelists import Label, NiveauService, Reseau, Statut, Thematique, Typologie
 from .territories import REGION_OF_DEPARTEMENT, Region
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
 MULTI_SEPARATOR = "|"
 ACTOR_ID_PATTERN = r"^pana-[0-9a-z]{12}$"
 SOURCE_ID_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -85,6 +85,12 @@ class ActorData(BaseModel):
             examples=["Maison des associations de Limoges"],
         ),
     ]
+    nom_legal: _text() = Field(
+        None,
+        title="Nom légal",
+        description="Dénomination au registre (RNA ou SIRENE), gardée à côté du nom usuel.",
+        examples=["MAISON DES ASSOCIATIONS DE LIMOGES"],
+    )
     typologie: _multi(Typologie) = Field(
         default_factory=list,
         title="Typologie",
