@@ -30,6 +30,7 @@ class ArchivedBody:
     final_url: str | None = None  # after redirects
     downloaded: int = 0  # bytes received over the wire for this entry (0: replay, local file)
     not_modified: bool = False  # a 304 answer replaying an earlier object
+    rejected: bool = False  # a marker: the body of this request must not be replayed
 
     def read(self) -> bytes:
         return Path(self.path).read_bytes()
@@ -44,12 +45,23 @@ class ArchivedBody:
         return cls(**{k: v for k, v in row.items() if k in known})
 
 
+def _remember(newest: dict[str, ArchivedBody], entry: ArchivedBody) -> None:
+    """Fold one index entry into the request key -> newest reusable entry map."""
+    if not entry.request:
+        return
+    if entry.rejected:
+        newest.pop(entry.request, None)
+    elif entry.sha256 and (entry.status == 200 or (entry.status == 304 and entry.not_modified)):
+        newest[entry.request] = entry
+
+
 class Archive:
     """``root/objects/ab/abcdef…`` holds bodies; ``root/index.jsonl`` one line per harvest;
     ``root/tmp/`` holds downloads in progress (same filesystem, so they can be renamed in)."""
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
+        self._newest: dict[str, ArchivedBody] | None = None  # request key -> newest good entry
 
     @property
     def tmp_dir(self) -> Path:
@@ -142,6 +154,8 @@ class Archive:
                 os.write(fd, line)
             finally:
                 os.close(fd)
+            if self._newest is not None:
+                _remember(self._newest, entry)
         return entry
 
     def _entries(self) -> list[ArchivedBody]:
@@ -162,11 +176,41 @@ class Archive:
         return [e for e in self._entries() if e.source_id == source_id]
 
     def last_ok(self, request_key: str) -> ArchivedBody | None:
-        """The newest 200 (or 304 replay of one) for this request key whose object still exists."""
-        for entry in reversed(self._entries()):
-            if entry.request != request_key or not entry.sha256:
+        """The newest 200 (or 304 replay of one) for this request key whose object still exists,
+        unless it was rejected since.
+
+        The index is read once per ``Archive`` and kept as a dict, then updated by every entry
+        this object writes: a crawl of many pages never re-reads it."""
+        with _INDEX_LOCK:
+            if self._newest is None:
+                self._newest = {}
+                for entry in self._entries():
+                    _remember(self._newest, entry)
+            entry = self._newest.get(request_key)
+        if entry is None or Path(entry.path).is_file():
+            return entry
+        # The newest object is gone from disk (rare): an older one may still be there.
+        for older in reversed(self._entries()):
+            if older.request != request_key:
                 continue
-            if entry.status == 200 or (entry.status == 304 and entry.not_modified):
-                if Path(entry.path).is_file():
-                    return entry
+            if older.rejected:
+                return None
+            reusable: dict[str, ArchivedBody] = {}
+            _remember(reusable, older)
+            if reusable and Path(older.path).is_file():
+                return older
         return None
+
+    def reject(self, entry: ArchivedBody) -> None:
+        """Never replay ``entry`` for its request again (e.g. an HTML page where data was
+        expected): the next request is made unconditionally."""
+        marker = ArchivedBody.from_json({**entry.to_json(), "status": None, "rejected": True})
+        line = (json.dumps(marker.to_json(), ensure_ascii=False) + "\n").encode("utf-8")
+        with _INDEX_LOCK:
+            fd = os.open(self.root / "index.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            try:
+                os.write(fd, line)
+            finally:
+                os.close(fd)
+            if self._newest is not None:
+                _remember(self._newest, marker)

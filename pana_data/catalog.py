@@ -181,6 +181,16 @@ class SourceSpec(BaseModel):
                         )
         return lookups
 
+    @field_validator("include")
+    @classmethod
+    def _explicit_filter(cls, value: dict[str, list[str]] | None) -> dict | None:
+        if value is not None and (not value or not all(value.values())):
+            raise ValueError(
+                "an include filter names at least one column, each with at least one value "
+                "(leave include out to keep a register out of the map)"
+            )
+        return value
+
     @field_validator("secrets")
     @classmethod
     def _env_names(cls, value: dict[str, str]) -> dict[str, str]:

@@ -35,6 +35,7 @@ def key_sql(table: str = "") -> str:
 
 KEY = key_sql()
 WARNING = "geocoding score"
+CACHED_STATUSES = ("ok", "not-found")
 
 
 def ensure_cache(con: duckdb.DuckDBPyConnection) -> None:
@@ -88,7 +89,8 @@ def geocode_batch(
                 "score": _float(answer.get("result_score")),
                 "citycode": answer.get("result_citycode") or None,
                 "label": answer.get("result_label") or None,
-                "status": answer.get("result_status") or "not-found",
+                # A row missing from the answer is not "not found": it is asked again next run.
+                "status": answer.get("result_status") or ("not-found" if answer else "missing"),
                 "geocoded_at": now,
             }
         )
@@ -110,14 +112,27 @@ def geocode_records(
     ).fetchall()
     rows = [dict(zip(("query", "adresse", "code_postal", "commune"), r, strict=True)) for r in todo]
     asked = 0
-    for start in range(0, len(rows), config.batch_size):
-        batch = rows[start : start + config.batch_size]
-        answers = geocode_batch(http, config, batch)
-        con.executemany(
-            "INSERT OR REPLACE INTO geocode_cache VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [list(a.values()) for a in answers],
-        )
-        asked += len(batch)
+    try:
+        for start in range(0, len(rows), config.batch_size):
+            batch = rows[start : start + config.batch_size]
+            # Only answers: an error status (a transient failure) is asked again next run.
+            answers = [
+                a for a in geocode_batch(http, config, batch) if a["status"] in CACHED_STATUSES
+            ]
+            if answers:
+                con.executemany(
+                    "INSERT OR REPLACE INTO geocode_cache VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [list(a.values()) for a in answers],
+                )
+            asked += len(batch)
+    finally:  # what was answered is used even when a later batch fails
+        filled, low = _apply(con, config)
+    return {"asked": asked, "geocoded": filled, "not_used": low}
+
+
+def _apply(con: duckdb.DuckDBPyConnection, config: Geocoding) -> tuple[int, int]:
+    """Coordinates (and a missing INSEE code) from the cache; a warning where the answer was too
+    uncertain to use."""
     ok = f"c.status = 'ok' AND c.score >= {float(config.min_score)} AND c.latitude IS NOT NULL"
     filled = con.execute(
         f"""UPDATE records SET latitude = c.latitude, longitude = c.longitude,
@@ -138,4 +153,4 @@ def geocode_records(
               ON {key_sql("r")} = c.query
             WHERE r.latitude IS NULL AND NOT ({ok})"""
     ).fetchone()[0]
-    return {"asked": asked, "geocoded": filled, "not_used": low}
+    return filled, low

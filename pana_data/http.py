@@ -537,6 +537,8 @@ class HttpClient:
             downloaded=0,
             not_modified=True,
         )
+        with open(entry.path, "rb") as f:
+            self._check_html(call, response, f.read(1024), entry)
         return Fetched(entry, None, 304, 0, True, response.url)
 
     def _too_large(self, call: _Call, status: int, received: int) -> HttpError:
@@ -615,6 +617,8 @@ class HttpClient:
         if not call.expect or call.expect.lower() == "html":
             return
         if _looks_like_html(response.headers.get("Content-Type", ""), head):
+            if entry is not None:  # archived as evidence, never replayed as data by a 304
+                self.archive.reject(entry)
             raise HttpError(
                 f"{call.method} {call.url}: got an HTML page instead of {call.expect} "
                 f"(HTTP {response.status_code}, final URL {response.url})",

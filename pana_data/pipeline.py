@@ -210,12 +210,20 @@ def dedup_stage(catalog: Catalog, ws: Workspace) -> DedupResult:
         known = [s.id for s in catalog.sources]
         for table in ("records", "rejects", "warnings", "harvests"):
             con.execute(f"DELETE FROM {table} WHERE NOT list_contains(?, source_id)", [known])
+        registers = {s.id for s in catalog.sources if _is_register(s)}
         for source_id in register_tables(con):
-            if source_id not in known:
+            if source_id not in registers:  # gone from the catalog, or no longer a register
                 drop_register(con, source_id)
         return deduplicate(con, catalog.priority, matching_for(catalog, ws))
     finally:
         con.close()
+
+
+def _is_register(spec: SourceSpec) -> bool:
+    try:
+        return parse_kind(spec).register is not None
+    except KeyError:  # an unknown kind: its source failed and is reported
+        return False
 
 
 def enrich_stage(catalog: Catalog, ws: Workspace, dedup: DedupResult) -> DedupResult:

@@ -21,6 +21,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from pydantic import ValidationError
 
 from .archive import ArchivedBody
 from .catalog import SourceSpec
@@ -63,7 +64,7 @@ def _include_sql(spec: SourceSpec, columns: list[str]) -> tuple[str, list[Any]]:
         for value in values:
             value = str(value)
             if value.endswith("*"):
-                ors.append(f'starts_with(CAST("{column}" AS VARCHAR), ?)')
+                ors.append(f'starts_with(lower(CAST("{column}" AS VARCHAR)), lower(?))')
                 params.append(value[:-1])
             else:
                 ors.append(f'lower(CAST("{column}" AS VARCHAR)) = lower(?)')
@@ -231,7 +232,7 @@ def enrich(con: duckdb.DuckDBPyConnection, actors: list[Actor], registers: list[
             out.append(actor)
             continue
         values = actor.model_dump()
-        changes: dict[str, Any] = {}
+        changes: dict[str, tuple[Any, str, str, str]] = {}  # field -> (value, entry, source, stat)
         for name, stat in (
             ("rna", "rna_filled"),
             ("siren", "siren_filled"),
@@ -242,22 +243,21 @@ def enrich(con: duckdb.DuckDBPyConnection, actors: list[Actor], registers: list[
             value, entry, source_id = update[name]
             if name == "siren" and values.get("siret") and value != values["siret"][:9]:
                 continue  # a SIRET decides the SIREN: never contradict it
-            changes[name] = value
+            changes[name] = (value, entry, source_id, stat)
+        if "ferme" in update and values.get("statut") != "ferme":
+            entry, source_id = update["ferme"]
+            changes["statut"] = ("ferme", entry, source_id, "closed")
+        kept: dict[str, Any] = {}
+        for name, (value, entry, source_id, stat) in changes.items():
+            try:  # one bad register value never stops a release: it is left out, and counted
+                Actor.model_validate({**values, **kept, name: value})
+            except ValidationError:
+                stats[source_id]["invalid"] = stats[source_id].get("invalid", 0) + 1
+                continue
+            kept[name] = value
+            stats[source_id][stat] += 1
             provenance.append(
                 {"actor_id": actor.id, "field": name, "source_id": source_id, "record_id": entry}
             )
-            stats[source_id][stat] += 1
-        if "ferme" in update and values.get("statut") != "ferme":
-            entry, source_id = update["ferme"]
-            changes["statut"] = "ferme"
-            provenance.append(
-                {
-                    "actor_id": actor.id,
-                    "field": "statut",
-                    "source_id": source_id,
-                    "record_id": entry,
-                }
-            )
-            stats[source_id]["closed"] += 1
-        out.append(Actor.model_validate({**values, **changes}) if changes else actor)
+        out.append(Actor.model_validate({**values, **kept}) if kept else actor)
     return Enrichment(out, provenance, stats)

@@ -512,3 +512,51 @@ def test_downloaded_counts_wire_bytes_of_compressed_body(tmp_path, httpserver):
     got = client.fetch("s", httpserver.url_for("/gz"))
     assert got.body.read() == raw and got.body.size == len(raw)
     assert got.downloaded == got.body.downloaded == len(packed)
+
+
+def test_an_html_page_is_never_replayed_by_a_304(tmp_path, httpserver):
+    """A maintenance page with an ETag fails; the next run asks again unconditionally instead of
+    accepting the archived page on a 304."""
+    from werkzeug import Response
+
+    page = b"<!DOCTYPE html><html><body>Maintenance</body></html>"
+    seen = []
+
+    def handler(request):
+        seen.append(request.headers.get("If-None-Match"))
+        if request.headers.get("If-None-Match") == '"maint"':
+            return Response(status=304, headers={"ETag": '"maint"'})
+        return Response(page, content_type="text/html", headers={"ETag": '"maint"'})
+
+    httpserver.expect_request("/data.csv").respond_with_handler(handler)
+    archive = Archive(tmp_path / "raw")
+    url = httpserver.url_for("/data.csv")
+    for _ in range(2):
+        with HttpClient(archive, sleep=lambda s: None) as client, pytest.raises(HttpError):
+            client.fetch("s", url, expect="csv")
+    assert seen == [None, None]
+    assert Archive(tmp_path / "raw").last_ok(next(iter(_keys(archive)))) is None
+
+
+def _keys(archive):
+    return {e.request for e in archive.history("s") if e.request}
+
+
+def test_last_ok_reads_the_index_once(tmp_path, monkeypatch):
+    archive = Archive(tmp_path / "raw")
+    for i in range(50):
+        archive.put("s", f"http://x/{i}", f"body {i}".encode(), 200, request=f"GET http://x/{i}")
+    reads = []
+    original = Archive._entries
+
+    def counting(self):
+        reads.append(1)
+        return original(self)
+
+    monkeypatch.setattr(Archive, "_entries", counting)
+    fresh = Archive(tmp_path / "raw")
+    for i in range(50):
+        assert fresh.last_ok(f"GET http://x/{i}").url == f"http://x/{i}"
+    fresh.put("s", "http://x/new", b"new", 200, request="GET http://x/new")
+    assert fresh.last_ok("GET http://x/new").url == "http://x/new"
+    assert len(reads) == 1

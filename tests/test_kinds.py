@@ -286,3 +286,124 @@ def test_the_national_catalog_is_valid(monkeypatch):
     assert result.exit_code == 0, result.output
     assert "https://recherche-entreprises.api.gouv.fr" in result.output
     assert "DATA_INCLUSION_TOKEN is not set" in result.output  # a warning, not a failure
+
+
+def test_sirene_entries_keep_only_valid_identifiers_and_never_people():
+    from pana_data.sources.recherche_entreprises import entries
+
+    base = json.loads(m.SEARCH[1].read_text())["results"][0]
+    bad = {**base, "complements": {**base["complements"], "identifiant_association": "W87100012X"}}
+    assert [e["rna"] for e in entries(bad)] == [None]
+    assert entries({**base, "nature_juridique": "1000"}) == []  # an entrepreneur individuel
+    assert entries({**base, "statut_diffusion": "P"}) == []
+    assert entries({**base, "siege": None, "matching_etablissements": [None, 3]}) == []
+    assert entries(None) == []
+
+
+def test_one_bad_register_value_never_stops_enrichment():
+    import duckdb
+
+    from pana_data.registers import enrich
+    from pana_data.schema import Actor
+
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE register_sirene AS SELECT '40046135600133' AS entry_id, "
+        "'W87100012X' AS rna, '40046135600133' AS siret, 'LES RESTOS' AS nom_legal, "
+        "FALSE AS ferme"
+    )
+    actor = Actor(id="pana-000000000001", nom="Restos", siret="40046135600133", sources=["p"])
+    result = enrich(con, [actor], ["sirene"])
+    enriched = result.actors[0]
+    assert enriched.rna is None and enriched.nom_legal == "LES RESTOS"
+    assert result.stats["sirene"]["invalid"] == 1 and result.stats["sirene"]["nom_legal"] == 1
+
+
+def test_a_source_no_longer_a_register_stops_enriching(tmp_path):
+    (tmp_path / "rna.csv").write_bytes(
+        (m.FIXTURES / "rna" / "rna_waldec_extract_latin1.csv").read_bytes()
+    )
+    (tmp_path / "p.csv").write_bytes(partner_csv(["Nom", "RNA"], [["Comité", "W872000104"]]))
+    partner = {"id": "p", "kind": "table", "url": "p.csv", "mapping": {"nom": "Nom", "rna": "RNA"}}
+    register = {"id": "reg", "kind": "rna", "url": "rna.csv"}
+    first = run_pipeline(catalog_file(tmp_path, [partner, register]), tmp_path / "out")
+    assert _csv(first / "actors.csv")[0]["statut"] == "ferme"
+    (tmp_path / "reg.csv").write_bytes(partner_csv(["Nom"], [["Autre"]]))
+    table = {"id": "reg", "kind": "table", "url": "reg.csv", "mapping": {"nom": "Nom"}}
+    second = run_pipeline(catalog_file(tmp_path, [partner, table]), tmp_path / "out")
+    comite = [a for a in _csv(second / "actors.csv") if a["nom"] == "Comité"]
+    assert comite[0]["statut"] == "inconnu" and comite[0]["nom_legal"] == ""
+
+
+def test_an_empty_include_is_refused(tmp_path):
+    spec = {"id": "r", "kind": "rna", "url": "x.csv", "include": {}}
+    with pytest.raises(CatalogError, match="an include filter names at least one column"):
+        load_catalog(catalog_file(tmp_path, [spec]))
+
+
+def test_helloasso_renews_an_expired_token_and_skips_a_vanished_organisation(
+    tmp_path, httpserver, monkeypatch
+):
+    monkeypatch.setenv("HA_ID", "id")
+    monkeypatch.setenv("HA_SECRET", "secret")
+    tokens = iter(["t1", "t2"])
+
+    def token(request: Request) -> Response:
+        return Response(json.dumps({"access_token": next(tokens)}), content_type="application/json")
+
+    def directory(request: Request) -> Response:
+        data = [
+            {"action": "Insert", "record": {"organizationSlug": slug}}
+            for slug in ("a", "gone", "b")
+        ]
+        return Response(
+            json.dumps({"data": data, "pagination": {}}), content_type="application/json"
+        )
+
+    def org(request: Request) -> Response:
+        slug = request.path.rsplit("/", 1)[1]
+        if slug == "gone":
+            return Response("", status=404)
+        if slug == "b" and request.headers["Authorization"] == "Bearer t1":
+            return Response("", status=401)  # t1 expired
+        doc = {"organizationSlug": slug, "name": f"Asso {slug}", "updateDate": "2026-01-01T10:00"}
+        return Response(json.dumps(doc), content_type="application/json")
+
+    httpserver.expect_request("/oauth2/token", method="POST").respond_with_handler(token)
+    httpserver.expect_request("/v5/directory/organizations").respond_with_handler(directory)
+    httpserver.expect_request(re.compile("^/v5/organizations/")).respond_with_handler(org)
+    spec = {
+        "id": "ha",
+        "kind": "helloasso",
+        "url": httpserver.url_for("/")[:-1],
+        "secrets": {"client_id": "HA_ID", "client_secret": "HA_SECRET"},
+    }
+    catalog = load_catalog(catalog_file(tmp_path, [spec]))
+    harvested = harvest(catalog.sources[0], catalog, Archive(tmp_path / "raw"))
+    meta = json.loads(harvested.body.read())["meta"]
+    assert meta["organisations"] == 2 and meta["missing"] == ["gone"]
+    from pana_data.validate import parse_source
+
+    parsed = parse_source(catalog.sources[0], harvested.body)
+    assert sorted(r.nom for r in parsed.records) == ["Asso a", "Asso b"]
+
+
+def test_a_null_data_inclusion_item_is_quarantined_not_fatal(tmp_path, httpserver, monkeypatch):
+    monkeypatch.setenv("DI", "tok")
+    items = [None, {"id": "x--1", "source": 1, "nom": "Lieu"}, "texte"]
+    httpserver.expect_request("/api/v1/structures").respond_with_json(
+        {"items": items, "page": 1, "pages": 1, "size": 3, "total": 3}
+    )
+    spec = {
+        "id": "di",
+        "kind": "data-inclusion",
+        "url": httpserver.url_for("/")[:-1],
+        "secrets": {"token": "DI"},
+    }
+    catalog = load_catalog(catalog_file(tmp_path, [spec]))
+    from pana_data.validate import parse_source
+
+    harvested = harvest(catalog.sources[0], catalog, Archive(tmp_path / "raw"))
+    parsed = parse_source(catalog.sources[0], harvested.body)
+    assert [r.record_id for r in parsed.records] == ["1--x--1"]  # a numeric source, prefixed
+    assert len(parsed.rejects) == 2

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 from ..archive import ArchivedBody
@@ -75,8 +76,6 @@ def crawl(ctx: Context) -> ArchivedBody:
 )
 def parse_data_inclusion(spec: SourceSpec, body: ArchivedBody) -> Iterator[RawRecord]:
     """data·inclusion API v1 structures (token from the environment; page size; source filter)."""
-    import json
-
     number = 0
     for url, data in manifest_parts(body):
         try:
@@ -85,10 +84,14 @@ def parse_data_inclusion(spec: SourceSpec, body: ArchivedBody) -> Iterator[RawRe
             raise FormatError(f"source {spec.id}: {url}: not a structures page: {exc}") from exc
         for item in items:
             number += 1
+            if not isinstance(item, dict):  # quarantined: no id, the raw item kept
+                yield RawRecord(None, {}, {"item": json.dumps(item)}, number)
+                continue
             fields = {FIELDS[k]: v for k, v in item.items() if k in FIELDS and v not in (None, "")}
             for name, value in spec.constants.items():
                 fields.setdefault(name, value)
-            record_id = item.get("id")
-            if record_id and item.get("source") and not str(record_id).startswith(item["source"]):
-                record_id = f"{item['source']}--{record_id}"
+            record_id = str(item["id"]) if item.get("id") not in (None, "") else None
+            source = str(item.get("source") or "")
+            if record_id and source and not record_id.startswith(source):
+                record_id = f"{source}--{record_id}"
             yield RawRecord(record_id=record_id, fields=fields, raw=item, row_number=number)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from ..archive import ArchivedBody
 from ..catalog import SourceSpec
+from ..http import HttpError
 from .base import RawRecord, register
 from .context import Context, SourceError, manifest_meta, manifest_parts
 from .tabular import FormatError
@@ -65,7 +66,9 @@ def crawl(ctx: Context) -> ArchivedBody:
     slugs: dict[str, str] = {}  # slug -> last action, in directory order
     token: str | None = None
     seen_tokens: set[str] = set()
-    for _ in range(int(params.get("max_pages", 1000))):
+    max_pages = int(params.get("max_pages", 1000))
+    data: list = []
+    for _ in range(max_pages):
         query = {"pageSize": page_size, **({"continuationToken": token} if token else {})}
         body, doc = ctx.fetch_json(
             f"{base}/v5/directory/organizations",
@@ -75,24 +78,40 @@ def crawl(ctx: Context) -> ArchivedBody:
             headers=headers,
         )
         pages.append(body)
-        data = doc.get("data") or []
+        data = (doc.get("data") if isinstance(doc, dict) else None) or []
         for item in data:
-            record = item.get("record") or {}
+            record = (item.get("record") if isinstance(item, dict) else None) or {}
             slug = record.get("organizationSlug")
             if slug:
                 slugs.pop(slug, None)
                 slugs[slug] = item.get("action") or "Insert"
-        token = (doc.get("pagination") or {}).get("continuationToken")
+        token = ((doc.get("pagination") if isinstance(doc, dict) else None) or {}).get(
+            "continuationToken"
+        )
         if not data or not token or token in seen_tokens:
             break
         seen_tokens.add(token)
-    organisations = [
-        ctx.fetch_json(f"{base}/v5/organizations/{slug}", headers=headers)[0]
-        for slug, action in slugs.items()
-        if action != "Delete"
-    ]
+    organisations, missing = [], []
+    for slug, action in slugs.items():
+        if action == "Delete":
+            continue
+        url = f"{base}/v5/organizations/{slug}"
+        try:
+            organisations.append(ctx.fetch_json(url, headers=headers)[0])
+        except HttpError as exc:
+            if exc.status == 401:  # the token expired during a long crawl: one new token
+                headers["Authorization"] = f"Bearer {_token(ctx)}"
+                organisations.append(ctx.fetch_json(url, headers=headers)[0])
+            elif exc.status in (403, 404, 410):  # gone private or deleted since the listing
+                missing.append(slug)
+            else:
+                raise
     return ctx.manifest(
-        organisations, directory_pages=[p.sha256 for p in pages], organisations=len(organisations)
+        organisations,
+        directory_pages=[p.sha256 for p in pages],
+        organisations=len(organisations),
+        missing=missing,
+        truncated=bool(token and data and len(pages) >= max_pages),
     )
 
 
@@ -112,7 +131,10 @@ def parse_helloasso(spec: SourceSpec, body: ArchivedBody) -> Iterator[RawRecord]
             org = json.loads(data)
         except ValueError as exc:
             raise FormatError(f"source {spec.id}: {url}: not JSON: {exc}") from exc
-        geo = org.get("geolocation") or {}
+        if not isinstance(org, dict):
+            yield RawRecord(None, {}, {"url": url, "body": json.dumps(org)}, number)
+            continue
+        geo = org.get("geolocation") if isinstance(org.get("geolocation"), dict) else {}
         fields = {
             "nom": org.get("name"),
             "adresse": org.get("address"),
@@ -123,7 +145,7 @@ def parse_helloasso(spec: SourceSpec, body: ArchivedBody) -> Iterator[RawRecord]
             "site_web": org.get("webSite"),
             "description": org.get("description"),
             "rna": org.get("rnaNumber"),
-            "date_maj": (org.get("updateDate") or "")[:10] or None,
+            "date_maj": str(org.get("updateDate") or "")[:10] or None,
             "typologie": TYPES.get(org.get("type") or ""),
         }
         fields = {k: v for k, v in fields.items() if v not in (None, "")}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import duckdb
@@ -20,6 +21,7 @@ import pyarrow as pa
 
 from ..archive import ArchivedBody
 from ..catalog import SourceSpec
+from ..schema.identifiers import PLACEHOLDER_RNA, RNA_RE
 from ..schema.territories import REGION_OF_DEPARTEMENT
 from .base import Loaded, Register, register_register
 from .context import Context, SourceError, manifest_parts
@@ -38,6 +40,7 @@ FILTERS = (
     "est_association",
     "est_ess",
     "est_service_public",
+    "limite_matching_etablissements",
     "etat_administratif",
     "nature_juridique",
     "region",
@@ -73,7 +76,7 @@ COLUMNS = {
 
 
 def _query(params: dict[str, Any]) -> dict[str, str]:
-    out = {}
+    out = {"limite_matching_etablissements": "100"}  # the API's default, 10, hides some
     for name, value in params.items():
         if isinstance(value, bool):
             value = str(value).lower()
@@ -85,6 +88,8 @@ def _query(params: dict[str, Any]) -> dict[str, str]:
 
 def _pages(ctx: Context, url: str, query: dict[str, str]) -> tuple[list[ArchivedBody], int]:
     body, doc = ctx.fetch_json(url, params={**query, "page": 1, "per_page": PER_PAGE})
+    if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
+        raise SourceError(f"source {ctx.spec.id}: {url} answered no results list")
     total = int(doc.get("total_results") or 0)
     if total > MAX_RESULTS:
         return [body], total
@@ -98,14 +103,14 @@ def crawl(ctx: Context) -> ArchivedBody:
     url = f"{ctx.url.rstrip('/')}/search"
     query = _query(ctx.spec.params)
     parts, total = _pages(ctx, url, query)
-    queries = [query]
+    queries, covered = [query], total
     if total > MAX_RESULTS:
         if "departement" in query or "code_postal" in query or "code_commune" in query:
             raise SourceError(
                 f"source {ctx.spec.id}: {total} results for {query}: more than the API's "
                 f"{MAX_RESULTS}, even within one département; narrow the query"
             )
-        parts, queries = [], []
+        parts, queries, covered = [], [], 0
         for dep in sorted(REGION_OF_DEPARTEMENT):
             sub = {**query, "departement": dep}
             sub_parts, sub_total = _pages(ctx, url, sub)
@@ -116,7 +121,12 @@ def crawl(ctx: Context) -> ArchivedBody:
                 )
             parts.extend(sub_parts)
             queries.append(sub)
-    return ctx.manifest(parts, endpoint=url, queries=queries, total_results=total)
+            covered += sub_total
+    # Établissements outside the départements (abroad, some overseas collectivités) are not
+    # reached by the split: the manifest says how many.
+    return ctx.manifest(
+        parts, endpoint=url, queries=queries, total_results=total, not_reached=total - covered
+    )
 
 
 def _date(value: Any) -> Any:
@@ -146,14 +156,32 @@ def _street(etab: dict) -> str | None:
     return " ".join(str(p) for p in parts) or None
 
 
+def _rna(value: Any) -> str | None:
+    value = str(value or "").strip().upper()
+    return value if RNA_RE.match(value) and value != PLACEHOLDER_RNA else None
+
+
+def _siret(value: Any) -> str | None:
+    value = re.sub(r"\s", "", str(value or ""))
+    return value if re.fullmatch(r"\d{14}", value) and value != "0" * 14 else None
+
+
 def entries(result: dict) -> list[dict[str, Any]]:
-    """One entry per établissement of a /search result; people (dirigeants) are not read."""
+    """One entry per établissement of a /search result. People are never read: not the
+    dirigeants, and not an entrepreneur individuel (nature juridique 1000, whose name is a
+    person's and whose siège is often a home) nor a unit whose diffusion is restricted (P)."""
+    if not isinstance(result, dict):
+        return []
+    if str(result.get("nature_juridique")) == "1000" or result.get("statut_diffusion") == "P":
+        return []
     complements = result.get("complements") or {}
     unite_cessee = result.get("etat_administratif") == "C"
-    etabs = [result.get("siege") or {}, *(result.get("matching_etablissements") or [])]
+    etabs = [result.get("siege"), *(result.get("matching_etablissements") or [])]
     out, seen = [], set()
     for etab in etabs:
-        siret = etab.get("siret")
+        if not isinstance(etab, dict) or etab.get("statut_diffusion_etablissement") == "P":
+            continue
+        siret = _siret(etab.get("siret"))
         if not siret or siret in seen:
             continue
         seen.add(siret)
@@ -161,9 +189,9 @@ def entries(result: dict) -> list[dict[str, Any]]:
         out.append(
             {
                 "entry_id": siret,
-                "siren": result.get("siren"),
+                "siren": siret[:9],
                 "siret": siret,
-                "rna": complements.get("identifiant_association"),
+                "rna": _rna(complements.get("identifiant_association")),
                 "nom_legal": result.get("nom_raison_sociale") or result.get("nom_complet"),
                 "sigle": result.get("sigle"),
                 "adresse": _street(etab),
