@@ -50,8 +50,18 @@ def print_summary(version: Path) -> None:
     )
     for source in report["sources"]:
         line = f"  {source['status']:<6} {source['source_id']}"
-        if "rows" in source:
+        enriched = report.get("registers", {}).get(source["source_id"])
+        if source.get("entries") is not None:  # a register: what it verified, what it let in
+            line += f": {source['entries']} register entries, {source['accepted']} included"
+            if enriched:
+                line += (
+                    f"; {enriched['matched']} actors matched, {enriched['closed']} closed, "
+                    f"{enriched['rna_filled'] + enriched['siren_filled']} crosswalks filled"
+                )
+        elif "rows" in source:
             line += f": {source['rows']} rows, {source['accepted']} accepted, {source['rejected']} rejected"
+        if source.get("downloaded"):
+            line += f", {source['downloaded']:,} bytes downloaded"
         if source.get("error"):
             line += f" ({source['error']})"
         typer.echo(line)

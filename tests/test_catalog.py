@@ -9,10 +9,10 @@ def write(tmp_path, text):
     return path
 
 
-def test_demo_catalog_loads_with_both_kinds():
+def test_demo_catalog_loads_with_its_kinds():
     catalog = load_catalog()
     assert catalog.path == DEMO_CATALOG.resolve()
-    assert {s.kind for s in catalog.sources} == {"mediation-numerique", "table"}
+    assert {s.kind for s in catalog.sources} == {"mediation-numerique", "table", "rna"}
     assert len(catalog.sources) >= 3
     for spec in catalog.sources:
         assert (DEMO_CATALOG.parent / spec.url).exists()

@@ -325,3 +325,15 @@ def test_a_source_whose_rows_are_all_rejected_keeps_its_last_good_harvest(tmp_pa
 def test_output_folder_with_a_quote_in_its_name(tmp_path):
     version = run_pipeline(None, tmp_path / "l'export")
     assert len(read_csv(version / "actors.csv")) > 10
+
+
+def test_demo_register_enriches_without_adding_actors(demo_release):
+    out, _ = demo_release
+    actors = {a["siret"] or a["rna"]: a for a in read_csv(out / "latest" / "actors.csv")}
+    assert actors["82314567700014"]["statut"] == "ferme"  # dissolved in the RNA extract
+    mda = actors["41852963200022"]
+    assert mda["rna"] == "W872000418" and mda["nom_legal"] == "MAISON DES ASSOCIATIONS DE LIMOGES"
+    assert not [a for a in actors.values() if a["sources"] == "rna-haute-vienne"]
+    for path in (out / "latest").iterdir():
+        text = path.read_text(encoding="utf-8")
+        assert "PRIVÉE" not in text and "Déclarants" not in text, path.name
