@@ -29,18 +29,12 @@ from pathlib import Path
 import duckdb
 
 from benchmarks.run import machine
+from pana_data.sources.rna import WALDEC_HEADER
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## RNA ingestion"
 MEMORY_LIMIT = "2GB"
-HEADER = (
-    "id;id_ex;siret;rup_mi;gestion;date_creat;date_decla;date_publi;date_disso;nature;groupement;"
-    "titre;titre_court;objet;objet_social1;objet_social2;adrs_complement;adrs_numvoie;"
-    "adrs_repetition;adrs_typevoie;adrs_libvoie;adrs_distrib;adrs_codeinsee;adrs_codepostal;"
-    "adrs_libcommune;adrg_declarant;adrg_complemid;adrg_complemgeo;adrg_libvoie;adrg_distrib;"
-    "adrg_codepostal;adrg_achemine;adrg_pays;dir_civilite;siteweb;publiweb;observation;position;"
-    "maj_time"
-).split(";")
+HEADER = WALDEC_HEADER
 
 KINDS = (
     "Association", "Amicale laïque", "Comité des fêtes", "Fédération départementale des foyers "

@@ -145,6 +145,10 @@ class Archive:
             headers=headers,
             **meta,
         )
+        self._append(entry)
+        return entry
+
+    def _append(self, entry: ArchivedBody) -> None:
         line = (json.dumps(entry.to_json(), ensure_ascii=False) + "\n").encode("utf-8")
         self.root.mkdir(parents=True, exist_ok=True)
         with _INDEX_LOCK:
@@ -156,7 +160,6 @@ class Archive:
                 os.close(fd)
             if self._newest is not None:
                 _remember(self._newest, entry)
-        return entry
 
     def _entries(self) -> list[ArchivedBody]:
         index = self.root / "index.jsonl"
@@ -204,13 +207,4 @@ class Archive:
     def reject(self, entry: ArchivedBody) -> None:
         """Never replay ``entry`` for its request again (e.g. an HTML page where data was
         expected): the next request is made unconditionally."""
-        marker = ArchivedBody.from_json({**entry.to_json(), "status": None, "rejected": True})
-        line = (json.dumps(marker.to_json(), ensure_ascii=False) + "\n").encode("utf-8")
-        with _INDEX_LOCK:
-            fd = os.open(self.root / "index.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
-            try:
-                os.write(fd, line)
-            finally:
-                os.close(fd)
-            if self._newest is not None:
-                _remember(self._newest, marker)
+        self._append(ArchivedBody.from_json({**entry.to_json(), "status": None, "rejected": True}))

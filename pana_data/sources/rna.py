@@ -64,6 +64,15 @@ RNA_COLUMNS: dict[str, str] = {
 
 # Columns about a person: never read into the output. The projection names only the columns it
 # needs, so these are excluded by construction; `_group_select` refuses to name them.
+# The current 39-column header of the waldec export.
+WALDEC_HEADER = (
+    "id;id_ex;siret;rup_mi;gestion;date_creat;date_decla;date_publi;date_disso;nature;groupement;"
+    "titre;titre_court;objet;objet_social1;objet_social2;adrs_complement;adrs_numvoie;"
+    "adrs_repetition;adrs_typevoie;adrs_libvoie;adrs_distrib;adrs_codeinsee;adrs_codepostal;"
+    "adrs_libcommune;adrg_declarant;adrg_complemid;adrg_complemgeo;adrg_libvoie;adrg_distrib;"
+    "adrg_codepostal;adrg_achemine;adrg_pays;dir_civilite;siteweb;publiweb;observation;position;"
+    "maj_time"
+).split(";")
 PERSONAL_PREFIXES = ("adrg_",)
 PERSONAL_COLUMNS = frozenset({"dir_civilite", "telephone", "email"})
 
