@@ -21,6 +21,7 @@ from .harvest import Harvest, harvest
 from .http import HttpClient
 from .publish import publish
 from .registers import drop_register, enrich, load_register, register_tables, stage_register
+from .schema import SourceRecord
 from .sources import parse_kind
 from .store import connect, fetch_dicts, harvest_summaries, load_source
 from .validate import Issue, parse_source, write_staged
@@ -103,8 +104,6 @@ def check_assertions(
 
 
 def _filled(records: list, names: dict[str, float], source_id: str) -> dict[str, float]:
-    from .schema import SourceRecord
-
     unknown = sorted(set(names) - set(SourceRecord.model_fields))
     if unknown:
         raise SourceAssertionError(
