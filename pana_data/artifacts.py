@@ -6,6 +6,7 @@ copy is stale.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from types import UnionType
@@ -14,9 +15,9 @@ from typing import Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 
 from .catalog import Assertions, Catalog, Geocoding, SourceSpec
-from .rdf import codelists_graph
+from .rdf import all_prefixes, codelists_graph, context, shapes_graph, vocabulary_graph
 from .schema.generate import artifacts as schema_artifacts
-from .sources import KINDS
+from .sources import KINDS, code_matches
 
 CLI_DOC = "docs/cli.md"
 CATALOG_DOC = "docs/catalog.md"
@@ -80,7 +81,14 @@ def kinds_reference() -> str:
 
 def generated(extra: dict[str, str] | None = None) -> dict[str, str]:
     texts = dict(schema_artifacts())
-    texts["vocab/codelists.ttl"] = codelists_graph().serialize(format="longturtle")
+    texts["vocab/codelists.ttl"] = codelists_graph(matches=code_matches()).serialize(
+        format="longturtle"
+    )
+    texts["vocab/pana.ttl"] = vocabulary_graph().serialize(format="longturtle")
+    texts["vocab/context.jsonld"] = (
+        json.dumps(context(all_prefixes()), ensure_ascii=False, indent=1) + "\n"
+    )
+    texts["schemas/v1/actor.shacl.ttl"] = shapes_graph().serialize(format="longturtle")
     texts[CATALOG_DOC] = (
         fields_reference(
             Catalog,

@@ -219,6 +219,11 @@ class Catalog(BaseModel):
         "etalab-2.0",
         description="Licence of the published dataset; ODbL-1.0 when a source is under ODbL.",
     )
+    base_uri: str = Field(
+        "https://w3id.org/pana/",
+        pattern=r"^https?://[^\s<>\"{}|\\^`]+/$",
+        description="Base of the published URIs (actors are {base_uri}id/acteur/{id}); ends with /.",
+    )
     judgements: str | None = Field(
         None,
         description="Maintainers' judgements CSV (same/different pairs), relative to the catalog.",

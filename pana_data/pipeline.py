@@ -22,7 +22,7 @@ from .http import HttpClient
 from .publish import publish
 from .registers import drop_register, enrich, load_register, register_tables, stage_register
 from .schema import SourceRecord
-from .sources import parse_kind
+from .sources import code_matches, parse_kind
 from .store import connect, fetch_dicts, harvest_summaries, load_source
 from .validate import Issue, parse_source, write_staged
 
@@ -289,6 +289,9 @@ def publish_stage(
         "catalog_title": catalog.title,
         "licence": catalog.licence,
         "geocoding": geocoding or {"status": "off"},
+        "base_uri": catalog.base_uri,
+        "catalog_publisher": catalog.publisher,
+        "code_matches": code_matches(),
     }
     return publish(inputs, ws.out_dir)
 

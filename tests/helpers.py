@@ -43,3 +43,16 @@ def tool(name: str) -> str | None:
     """A console script of this environment, or a system tool."""
     local = Path(sys.executable).parent / name
     return str(local) if local.exists() else shutil.which(name)
+
+
+def published_texts(folder: Path) -> list[tuple[str, str]]:
+    """(name, text) of every file of a published version, gzipped files decompressed."""
+    import gzip
+
+    out = []
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        data = path.read_bytes()
+        if path.suffix == ".gz":
+            data = gzip.decompress(data)
+        out.append((path.name, data.decode("utf-8")))
+    return out

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from pana_data.pipeline import run_pipeline
 from tests import mirror as m
-from tests.helpers import partner_csv
+from tests.helpers import partner_csv, published_texts
 
 # Strings that only the RNA declarant's address (adrg_*) or a SIRENE dirigeant hold.
 PERSONAL = [
@@ -191,12 +191,11 @@ def test_no_personal_data_is_published(tmp_path, api, secrets):
     out = tmp_path / "out"
     version = run_pipeline(write_catalog(tmp_path, api.root), out)
     assert api.sent("/search") > 0  # the dirigeant was served
-    published = sorted(p for p in version.iterdir() if p.is_file())
+    published = published_texts(version)
     assert len(published) >= 10
-    for path in published:
-        text = path.read_bytes().decode("utf-8")
+    for name, text in published:
         for needle in PERSONAL:
-            assert needle.lower() not in text.lower(), f"{needle!r} in {path.name}"
+            assert needle.lower() not in text.lower(), f"{needle!r} in {name}"
     # Not even in the working store: the register tables never read those columns.
     import duckdb
 
@@ -272,6 +271,5 @@ def test_pana_run_with_registers_and_api_mirror(prefect_harness, tmp_path, api, 
     assert result.exit_code == 0, result.output
     actors = read_csv(out / "latest" / "actors.csv")
     assert by(actors, "rna", "W9T1002359")["statut"] == "ferme"
-    for path in (out / "latest").iterdir():
-        text = path.read_text(encoding="utf-8").lower()
-        assert not [n for n in PERSONAL if n.lower() in text], path.name
+    for name, text in published_texts(out / "latest"):
+        assert not [n for n in PERSONAL if n.lower() in text.lower()], name

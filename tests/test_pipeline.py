@@ -12,7 +12,7 @@ import yaml
 
 from pana_data.pipeline import NothingToPublish, run_pipeline
 from pana_data.schema.generate import json_schema
-from tests.helpers import DEMO, FIXTURES, lamednum_csv, partner_csv, tool
+from tests.helpers import DEMO, FIXTURES, lamednum_csv, partner_csv, published_texts, tool
 
 SIX_FILES = {
     "actors.csv",
@@ -334,6 +334,5 @@ def test_demo_register_enriches_without_adding_actors(demo_release):
     mda = actors["41852963200022"]
     assert mda["rna"] == "W872000418" and mda["nom_legal"] == "MAISON DES ASSOCIATIONS DE LIMOGES"
     assert not [a for a in actors.values() if a["sources"] == "rna-haute-vienne"]
-    for path in (out / "latest").iterdir():
-        text = path.read_text(encoding="utf-8")
-        assert "PRIVÉE" not in text and "Déclarants" not in text, path.name
+    for name, text in published_texts(out / "latest"):
+        assert "PRIVÉE" not in text and "Déclarants" not in text, name

@@ -11,7 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..rdf import actors_graph
+from ..rdf import (
+    all_prefixes,
+    codelists_graph,
+    context,
+    release_triples,
+    write_jsonld,
+    write_ntriples_gz,
+    write_turtle,
+)
+from ..rdf.terms import Triple
 from ..schema import MULTI_SEPARATOR, SCHEMA_VERSION, Actor
 from ..schema.generate import table_schema
 
@@ -53,6 +62,20 @@ class Release:
     provenance: list[dict[str, Any]] = field(default_factory=list)
     dedup_stats: dict[str, Any] = field(default_factory=dict)
     geocoding: dict[str, Any] = field(default_factory=dict)
+    base_uri: str = "https://w3id.org/pana/"
+    catalog_publisher: str = "pana-data"
+    code_matches: dict[str, Any] = field(default_factory=dict)  # kind -> field -> {value: code}
+    _triples: list[Triple] | None = None
+
+    @property
+    def triples(self) -> list[Triple]:
+        """The release's RDF, built once for every RDF file."""
+        if self._triples is None:
+            self._triples = release_triples(
+                self.actors, self.members, self.redirects, self.sources, self.base_uri
+            )
+        return self._triples
+
     written: list[str] = field(default_factory=list)
 
 
@@ -133,10 +156,31 @@ def export_json(release: Release) -> None:
     (release.folder / "actors.json").write_text(text + "\n", encoding="utf-8")
 
 
-@exporter("actors.ttl", "text/turtle", "Acteurs PANA (RDF Turtle)")
+@exporter("actors.ttl", "text/turtle", "Acteurs PANA (RDF Turtle, trié)")
 def export_turtle(release: Release) -> None:
-    graph = actors_graph(release.actors, release.members)
-    graph.serialize(release.folder / "actors.ttl", format="longturtle", encoding="utf-8")
+    write_turtle(release.triples, release.folder / "actors.ttl", all_prefixes(release.base_uri))
+
+
+@exporter("actors.nt.gz", "application/n-triples", "Acteurs PANA (RDF N-Triples, gzip)")
+def export_ntriples(release: Release) -> None:
+    write_ntriples_gz(release.triples, release.folder / "actors.nt.gz")
+
+
+@exporter("actors.jsonld", "application/ld+json", "Acteurs PANA (JSON-LD)")
+def export_jsonld(release: Release) -> None:
+    write_jsonld(release.triples, release.folder / "actors.jsonld", all_prefixes(release.base_uri))
+
+
+@exporter("context.jsonld", "application/ld+json", "Contexte JSON-LD des fichiers RDF")
+def export_context(release: Release) -> None:
+    text = json.dumps(context(all_prefixes(release.base_uri)), ensure_ascii=False, indent=1)
+    (release.folder / "context.jsonld").write_text(text + "\n", encoding="utf-8")
+
+
+@exporter("codelists.ttl", "text/turtle", "Listes de codes (SKOS)")
+def export_codelists(release: Release) -> None:
+    graph = codelists_graph(release.base_uri, release.code_matches)
+    graph.serialize(release.folder / "codelists.ttl", format="longturtle", encoding="utf-8")
 
 
 @exporter(
@@ -241,6 +285,7 @@ def export_report(release: Release) -> None:
         "deduplication": {k: v for k, v in release.dedup_stats.items() if k != "registers"},
         "registers": release.dedup_stats.get("registers", {}),
         "geocoding": release.geocoding,
+        "rdf": {"triples": len(release.triples), "entities": len(release.actors)},
         "sources": release.sources,
     }
     text = json.dumps(report, ensure_ascii=False, indent=2, default=str)

@@ -1,6 +1,24 @@
-"""Linked data: the actor -> triples mapping and the SKOS code lists."""
+"""Linked data: the actor -> triples mapping, its writers, the SKOS code lists, the minted
+vocabulary and the SHACL shapes."""
 
-from .mapping import BASE, actors_graph
-from .vocab import codelists_graph
+from .mapping import Uris, release_triples
+from .shapes import shapes_graph
+from .terms import DEFAULT_BASE, all_prefixes
+from .vocab import BASE, codelists_graph, vocabulary_graph
+from .writers import context, to_rdflib, write_jsonld, write_ntriples_gz, write_turtle
 
-__all__ = ["BASE", "actors_graph", "codelists_graph"]
+__all__ = [
+    "BASE",
+    "DEFAULT_BASE",
+    "Uris",
+    "all_prefixes",
+    "codelists_graph",
+    "context",
+    "release_triples",
+    "shapes_graph",
+    "to_rdflib",
+    "vocabulary_graph",
+    "write_jsonld",
+    "write_ntriples_gz",
+    "write_turtle",
+]

@@ -69,6 +69,9 @@ class Kind:
     expect: str | None = None  # what the fetched body must be (json, csv, zip…): not an HTML page
     params: dict[str, str] = field(default_factory=dict)  # documented params of the kind
     secrets: tuple[str, ...] = ()  # secret names the kind needs
+    # Values of the source format's own code lists that are exactly one of ours (field ->
+    # {their value: our code}): published as skos:exactMatch in the code lists.
+    matches: dict[str, dict[str, str]] = field(default_factory=dict)
     doc: str = ""
 
 
@@ -96,6 +99,11 @@ def register_register(name: str, register: Register, doc: str, **options: Any) -
     """Register a register kind (entries loaded into DuckDB, not records)."""
     KINDS[name] = Kind(name, register=register, doc=doc.strip(), **options)
     DEFAULT_LOOKUPS[name] = {}
+
+
+def code_matches() -> dict[str, dict[str, dict[str, str]]]:
+    """kind -> field -> {their value: our code}, for every registered kind that declares some."""
+    return {name: kind.matches for name, kind in sorted(KINDS.items()) if kind.matches}
 
 
 def get_kind(name: str) -> Kind:

@@ -37,6 +37,32 @@ FIELDS = {
 LOOKUPS: dict[str, dict[str, str | None]] = {
     "reseaux": {"france-services": None, "conseiller-numerique": None},
 }
+# data·inclusion values that are exactly one of our codes: the typologies v0 we share (same
+# code), and the reseaux porteurs that are our labels.
+MATCHES = {
+    "typologie": {
+        code: code
+        for code in (
+            "ASSO",
+            "TIERS_LIEUX",
+            "EPN",
+            "BIB",
+            "CS",
+            "MJC",
+            "FABLAB",
+            "RFS",
+            "MUNI",
+            "EPCI",
+            "Autre",
+        )
+    },
+    "labels": {
+        "aidants-connect": "aidants-connect",
+        "conseillers-numeriques": "conseiller-numerique",
+        "fabrique-de-territoire": "fabrique-de-territoire",
+        "france-service": "france-services",
+    },
+}
 PARAMS = {
     "sources": "Source slugs to keep (list), e.g. [dora, mediation-numerique].",
     "size": "Page size (at most 10000; default 1000).",
@@ -73,6 +99,7 @@ def crawl(ctx: Context) -> ArchivedBody:
     expect="json",
     params=PARAMS,
     secrets=("token",),
+    matches=MATCHES,
 )
 def parse_data_inclusion(spec: SourceSpec, body: ArchivedBody) -> Iterator[RawRecord]:
     """data·inclusion API v1 structures (token from the environment; page size; source filter)."""

@@ -57,7 +57,13 @@ PLACEHOLDER_PIVOTS = {"00000000000000", "000000000", "W000000000"}
 REQUIRED_COLUMNS = ("id", "nom")
 
 
-@register("mediation-numerique", lookups=LOOKUPS)
+# The standard's national programmes that are exactly one of our labels.
+MATCHES = {
+    "labels": {value: code for value, code in LOOKUPS["labels"].items() if code and "|" not in code}
+}
+
+
+@register("mediation-numerique", lookups=LOOKUPS, matches=MATCHES)
 def parse_mediation_numerique(spec: SourceSpec, body: ArchivedBody) -> Iterator[RawRecord]:
     rows = read_csv(body.read(), spec.encoding, spec.delimiter)
     missing = [c for c in REQUIRED_COLUMNS if c not in rows.columns]
