@@ -24,9 +24,11 @@ app = typer.Typer(
 schema_app = typer.Typer(help="Generated artifacts of the open schema.", no_args_is_help=True)
 catalog_app = typer.Typer(help="Source catalogs.", no_args_is_help=True)
 dedup_app = typer.Typer(help="Deduplication model.", no_args_is_help=True)
+sparql_app = typer.Typer(help="Read-only SPARQL over a published version.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(dedup_app, name="dedup")
+app.add_typer(sparql_app, name="sparql")
 
 CatalogOption = Annotated[
     Path | None,
@@ -144,3 +146,117 @@ def dedup_train(
     finally:
         con.close()
     typer.echo(f"trained {ws.model}")
+
+
+SparqlOutOption = Annotated[
+    Path, typer.Option("--out", "-o", help="Publication folder holding the versions.")
+]
+SparqlVersionOption = Annotated[
+    str | None, typer.Option("--version", help="Version to query (default: the latest).")
+]
+SparqlHistoryOption = Annotated[
+    int,
+    typer.Option(
+        "--history",
+        min=0,
+        help="Earlier versions to load as named graphs <{base}version/{id}>, to compare.",
+    ),
+]
+SparqlTimeoutOption = Annotated[
+    float, typer.Option("--timeout", min=0.1, help="Seconds a query may run.")
+]
+SparqlMaxOption = Annotated[
+    int, typer.Option("--max-results", min=1, help="Most solutions or triples returned.")
+]
+
+
+def _sparql_store(out: Path, version: str | None, history: int, store: Path | None = None):
+    from . import sparql
+
+    try:
+        folder = sparql.version_dir(out, version)
+        return folder, sparql.load_version(folder, store, history=history)
+    except (FileNotFoundError, SyntaxError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+@sparql_app.command("serve")
+def sparql_serve(
+    out: SparqlOutOption = Path("published"),
+    version: SparqlVersionOption = None,
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port (0: any free port).")] = 7878,
+    timeout: SparqlTimeoutOption = 10.0,
+    max_results: SparqlMaxOption = 10000,
+    history: SparqlHistoryOption = 0,
+    store: Annotated[
+        Path | None,
+        typer.Option(
+            "--store", help="Folder for an on-disk store, built once per version and reused."
+        ),
+    ] = None,
+) -> None:
+    """Serve the SPARQL 1.1 Protocol (query only) at http://HOST:PORT/sparql (docs/sparql.md)."""
+    from . import sparql
+
+    folder, loaded = _sparql_store(out, version, history, store)
+
+    def ready(server) -> None:
+        typer.echo(f"serving {folder.name} ({len(loaded)} quads) at {server.url}sparql", err=True)
+
+    sparql.serve(
+        loaded,
+        host,
+        port,
+        timeout_s=timeout,
+        max_results=max_results,
+        version=folder.name,
+        on_ready=ready,
+    )
+
+
+@sparql_app.command("query")
+def sparql_query(
+    query: Annotated[str, typer.Argument(help="The SPARQL query; '-' reads it from stdin.")],
+    out: SparqlOutOption = Path("published"),
+    version: SparqlVersionOption = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="json, csv, tsv, xml, turtle, ntriples or jsonld (default: json for SELECT/ASK, "
+            "turtle for CONSTRUCT/DESCRIBE).",
+        ),
+    ] = None,
+    timeout: SparqlTimeoutOption = 10.0,
+    max_results: SparqlMaxOption = 10000,
+    history: SparqlHistoryOption = 0,
+) -> None:
+    """Run one SPARQL query against a published version and print the results."""
+    import sys
+
+    from . import sparql
+
+    if fmt is not None and fmt not in sparql.FORMATS:
+        typer.echo(f"error: --format: one of {', '.join(sparql.FORMATS)}", err=True)
+        raise typer.Exit(2)
+    text = sys.stdin.read() if query == "-" else query
+    _, loaded = _sparql_store(out, version, history)
+    try:
+        answer = sparql.run_query(
+            loaded,
+            text,
+            sparql.FORMATS[fmt] if fmt else None,
+            timeout_s=timeout,
+            max_results=max_results,
+            query_prefixes=sparql.prefixes(sparql.base_of(loaded)),
+        )
+    except sparql.SparqlError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    body = answer.body.decode("utf-8")
+    typer.echo(body, nl=not body.endswith("\n"))
+    if answer.truncated:
+        typer.echo(f"warning: results truncated at {max_results} (--max-results)", err=True)
