@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..schema import SCHEMA_VERSION
+from .dcat import CatalogMeta, write_catalog
 from .exporters import EXPORTERS, Release, sha256_of, write_datapackage
 
 VERSIONS_FILE = "versions.json"
@@ -107,4 +108,14 @@ def publish(release_inputs: dict[str, Any], out_dir: str | Path) -> Path:
     versions["latest"] = version
     _atomic_write(out_dir / VERSIONS_FILE, json.dumps(versions, ensure_ascii=False, indent=2))
     _point_latest(out_dir, version)
+    write_catalog(  # the DCAT-AP catalog of every version, rebuilt from what is on disk
+        out_dir,
+        CatalogMeta(
+            title=release.catalog_title,
+            publisher=release_inputs.get("catalog_publisher", "pana-data"),
+            licence=release.licence,
+            base_uri=release_inputs.get("base_uri", "https://w3id.org/pana/"),
+            contact_email=release_inputs.get("catalog_contact_email"),
+        ),
+    )
     return target
