@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: run test bench bench-rna lint format schemas clean
+.PHONY: run test bench bench-rna bench-rdf lint format schemas clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ bench: $(STAMP)
 # RNA loader vs a plain read_csv on a generated ~1.5 M-row Latin-1 file: time and peak memory.
 bench-rna: $(STAMP)
 	$(BIN)/python -m benchmarks.rna
+
+# RDF outputs and SPARQL at 100k actors (about 2 M triples; a few minutes).
+bench-rdf: $(STAMP)
+	$(BIN)/python -m benchmarks.rdf
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

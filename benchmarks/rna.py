@@ -237,14 +237,14 @@ def child(kind: str, data: Path, work: Path) -> None:
     )  # fmt: skip
 
 
-def write_section(results: Path, text: str) -> None:
-    """Replace (or append) the `## RNA ingestion` section, leaving the rest of the file alone."""
+def write_section(results: Path, text: str, section: str = SECTION) -> None:
+    """Replace (or append) one `## ` section, leaving the rest of the file alone."""
     old = results.read_text(encoding="utf-8") if results.exists() else "# Benchmark results\n"
-    start = old.find(SECTION)
+    start = old.find(section)
     if start == -1:
         new = old.rstrip("\n") + "\n\n" + text
     else:
-        end = old.find("\n## ", start + len(SECTION))
+        end = old.find("\n## ", start + len(section))
         new = old[:start] + text + ("" if end == -1 else "\n" + old[end + 1 :])
     results.write_text(new, encoding="utf-8")
 

@@ -206,13 +206,11 @@ def main() -> None:
             f"{r['f1']:.4f} | {r['seconds']:.1f} | {r['peak_mb']:.0f} | {r['clusters']:,} | "
             f"{r['largest_cluster']} |"
         )
-    # Other benchmarks' sections (`make bench-rna`) are kept as they are.
-    from benchmarks.rna import SECTION as RNA_SECTION
-
+    # Other benchmarks' `## ` sections (`make bench-rna`, `make bench-rdf`) are kept as they are.
     results = Path(args.results)
     old = results.read_text(encoding="utf-8") if results.exists() else ""
-    start = old.find(RNA_SECTION)
-    kept = "" if start == -1 else "\n" + old[start:].rstrip("\n") + "\n"
+    start = old.find("\n## ")
+    kept = "" if start == -1 else old[start:].rstrip("\n") + "\n"
     results.write_text("\n".join(lines) + "\n" + kept, encoding="utf-8")
     print(f"wrote {args.results}")
 

@@ -219,6 +219,11 @@ class Catalog(BaseModel):
         "etalab-2.0",
         description="Licence of the published dataset; ODbL-1.0 when a source is under ODbL.",
     )
+    contact_email: str | None = Field(
+        None,
+        pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$",
+        description="Contact point of the published dataset (DCAT-AP catalog).",
+    )
     base_uri: str = Field(
         "https://w3id.org/pana/",
         pattern=r"^https?://[^\s<>\"{}|\\^`]+/$",

@@ -291,6 +291,7 @@ def publish_stage(
         "geocoding": geocoding or {"status": "off"},
         "base_uri": catalog.base_uri,
         "catalog_publisher": catalog.publisher,
+        "catalog_contact_email": catalog.contact_email,
         "code_matches": code_matches(),
     }
     return publish(inputs, ws.out_dir)

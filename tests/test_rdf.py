@@ -15,13 +15,12 @@ from pana_data.pipeline import run_pipeline
 from pana_data.rdf import (
     all_prefixes,
     codelists_graph,
+    release_blocks,
     release_triples,
     shapes_graph,
     to_rdflib,
     vocabulary_graph,
-    write_jsonld,
-    write_ntriples_gz,
-    write_turtle,
+    write_rdf,
 )
 from pana_data.rdf.mapping import Uris
 from pana_data.schema import CODE_LISTS, Actor
@@ -55,22 +54,18 @@ def unusual_actors() -> list[Actor]:
     ]
 
 
-def write_all(triples, folder):
+def write_all(blocks, folder):
     folder.mkdir(parents=True, exist_ok=True)
-    prefixes = all_prefixes()
-    write_turtle(triples, folder / "actors.ttl", prefixes)
-    write_ntriples_gz(triples, folder / "actors.nt.gz")
-    write_jsonld(triples, folder / "actors.jsonld", prefixes)
+    write_rdf(blocks, folder, all_prefixes())
     return {p.name: p.read_bytes() for p in folder.iterdir()}
 
 
 def test_every_writer_gives_the_same_graph(tmp_path):
     actors = unusual_actors()
     members = {a.id: [("src", f"rec/{a.id} é")] for a in actors}
-    triples = release_triples(
-        actors, members, [{"old_id": "pana-zzzzzzzzzzzz", "new_id": actors[0].id}]
-    )
-    write_all(triples, tmp_path)
+    redirects = [{"old_id": "pana-zzzzzzzzzzzz", "new_id": actors[0].id}]
+    triples = release_triples(actors, members, redirects)
+    write_all(release_blocks(actors, members, redirects), tmp_path)
     expected = to_rdflib(triples)
     turtle = Graph().parse(tmp_path / "actors.ttl", format="turtle")
     ntriples = Graph().parse(
@@ -95,8 +90,8 @@ def test_every_writer_gives_the_same_graph(tmp_path):
 def test_outputs_are_deterministic_whatever_the_order(tmp_path):
     actors = [example_actor(), example_actor(id="pana-bbbbbbbbbbbb", nom="Autre")]
     members = {a.id: [("src", a.id), ("autre", "1")] for a in actors}
-    first = write_all(release_triples(actors, members), tmp_path / "a")
-    second = write_all(release_triples(list(reversed(actors)), members), tmp_path / "b")
+    first = write_all(release_blocks(actors, members), tmp_path / "a")
+    second = write_all(release_blocks(list(reversed(actors)), members), tmp_path / "b")
     assert first == second
     header = first["actors.ttl"].decode().split("\n")
     prefixes = [line for line in header if line.startswith("@prefix")]

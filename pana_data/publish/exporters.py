@@ -15,12 +15,9 @@ from ..rdf import (
     all_prefixes,
     codelists_graph,
     context,
-    release_triples,
-    write_jsonld,
-    write_ntriples_gz,
-    write_turtle,
+    release_blocks,
+    write_rdf,
 )
-from ..rdf.terms import Triple
 from ..schema import MULTI_SEPARATOR, SCHEMA_VERSION, Actor
 from ..schema.generate import table_schema
 
@@ -64,17 +61,18 @@ class Release:
     geocoding: dict[str, Any] = field(default_factory=dict)
     base_uri: str = "https://w3id.org/pana/"
     catalog_publisher: str = "pana-data"
+    catalog_contact_email: str | None = None
     code_matches: dict[str, Any] = field(default_factory=dict)  # kind -> field -> {value: code}
-    _triples: list[Triple] | None = None
+    rdf_triples: int | None = None  # set once the RDF files are written
 
-    @property
-    def triples(self) -> list[Triple]:
-        """The release's RDF, built once for every RDF file."""
-        if self._triples is None:
-            self._triples = release_triples(
+    def write_rdf(self) -> int:
+        """Write the three RDF files in one pass, once for the three exporters."""
+        if self.rdf_triples is None:
+            blocks = release_blocks(
                 self.actors, self.members, self.redirects, self.sources, self.base_uri
             )
-        return self._triples
+            self.rdf_triples = write_rdf(blocks, self.folder, all_prefixes(self.base_uri))
+        return self.rdf_triples
 
     written: list[str] = field(default_factory=list)
 
@@ -158,17 +156,17 @@ def export_json(release: Release) -> None:
 
 @exporter("actors.ttl", "text/turtle", "Acteurs PANA (RDF Turtle, trié)")
 def export_turtle(release: Release) -> None:
-    write_turtle(release.triples, release.folder / "actors.ttl", all_prefixes(release.base_uri))
+    release.write_rdf()
 
 
 @exporter("actors.nt.gz", "application/n-triples", "Acteurs PANA (RDF N-Triples, gzip)")
 def export_ntriples(release: Release) -> None:
-    write_ntriples_gz(release.triples, release.folder / "actors.nt.gz")
+    release.write_rdf()
 
 
 @exporter("actors.jsonld", "application/ld+json", "Acteurs PANA (JSON-LD)")
 def export_jsonld(release: Release) -> None:
-    write_jsonld(release.triples, release.folder / "actors.jsonld", all_prefixes(release.base_uri))
+    release.write_rdf()
 
 
 @exporter("context.jsonld", "application/ld+json", "Contexte JSON-LD des fichiers RDF")
@@ -285,7 +283,7 @@ def export_report(release: Release) -> None:
         "deduplication": {k: v for k, v in release.dedup_stats.items() if k != "registers"},
         "registers": release.dedup_stats.get("registers", {}),
         "geocoding": release.geocoding,
-        "rdf": {"triples": len(release.triples), "entities": len(release.actors)},
+        "rdf": {"triples": release.write_rdf(), "entities": len(release.actors)},
         "sources": release.sources,
     }
     text = json.dumps(report, ensure_ascii=False, indent=2, default=str)

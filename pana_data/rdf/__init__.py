@@ -1,11 +1,11 @@
 """Linked data: the actor -> triples mapping, its writers, the SKOS code lists, the minted
 vocabulary and the SHACL shapes."""
 
-from .mapping import Uris, release_triples
+from .mapping import Uris, release_blocks, release_triples
 from .shapes import shapes_graph
 from .terms import DEFAULT_BASE, all_prefixes
 from .vocab import BASE, codelists_graph, vocabulary_graph
-from .writers import context, to_rdflib, write_jsonld, write_ntriples_gz, write_turtle
+from .writers import context, to_rdflib, write_rdf
 
 __all__ = [
     "BASE",
@@ -14,11 +14,10 @@ __all__ = [
     "all_prefixes",
     "codelists_graph",
     "context",
+    "release_blocks",
     "release_triples",
     "shapes_graph",
     "to_rdflib",
     "vocabulary_graph",
-    "write_jsonld",
-    "write_ntriples_gz",
-    "write_turtle",
+    "write_rdf",
 ]

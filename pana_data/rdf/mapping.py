@@ -3,7 +3,7 @@ contact points, SKOS code lists, W3C ORG memberships and PROV-O provenance.
 
 The mapping is declared as tables (``LITERALS``, ``IDENTIFIERS``, ``ADDRESS``, ``CONCEPTS``,
 ``MEMBERSHIPS``): the triple generator and the SHACL shapes (``shapes.py``) both read them. Triples
-are plain Python values (``terms.Iri``, ``terms.Lit``); writers turn them into Turtle and N-Triples
+are plain Python values (an IRI is a ``str``, a literal a ``terms.Lit``); writers turn them into Turtle and N-Triples
 through pyoxigraph, into compact JSON-LD, or into an rdflib graph. No blank nodes: every node has
 an IRI (``…/id/acteur/{id}#adresse``), so the output is deterministic and sorts cleanly.
 """
@@ -11,13 +11,14 @@ an IRI (``…/id/acteur/{id}#adresse``), so the output is deterministic and sort
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from ..schema import Actor
-from .terms import DEFAULT_BASE, RDF_TYPE, XSD, Iri, Lit, Triple, all_prefixes
+from .terms import DEFAULT_BASE, RDF_TYPE, XSD, Block, Lit, Triple, all_prefixes
 
 P = all_prefixes(DEFAULT_BASE)  # standard prefixes; project ones are per base
 
@@ -69,38 +70,96 @@ def _x(curie: str) -> str:
     return P[prefix] + local
 
 
-@dataclass(frozen=True)
+C_ORGANIZATION = _x("org:Organization")
+C_LEGAL_ENTITY = _x("legal:LegalEntity")
+C_IDENTIFIER = _x("adms:Identifier")
+C_ADDRESS = _x("locn:Address")
+C_GEOMETRY = _x("locn:Geometry")
+C_CONTACT = _x("cv:ContactPoint")
+C_MEMBERSHIP = _x("org:Membership")
+X_IDENTIFIER = _x("dct:identifier")
+X_ADMS_IDENTIFIER = _x("adms:identifier")
+X_NOTATION = _x("skos:notation")
+X_CONFORMS_TO = _x("dct:conformsTo")
+X_AGENCY = _x("adms:schemaAgency")
+X_ADDRESS = _x("locn:address")
+X_FULL_ADDRESS = _x("locn:fullAddress")
+X_GEOMETRY = _x("locn:geometry")
+X_WKT = _x("geo:asWKT")
+X_LAT = _x("wgs:lat")
+X_LONG = _x("wgs:long")
+X_CONTACT = _x("cv:contactPoint")
+X_TELEPHONE = _x("cv:telephone")
+X_EMAIL = _x("cv:email")
+X_HOMEPAGE = _x("foaf:homepage")
+X_HAS_MEMBERSHIP = _x("org:hasMembership")
+X_MEMBER = _x("org:member")
+X_DATE = _x("dct:date")
+X_AREA_SERVED = _x("schema:areaServed")
+X_DERIVED_FROM = _x("prov:wasDerivedFrom")
+X_GENERATED_BY = _x("prov:wasGeneratedBy")
+WKT_LITERAL = _x("geo:wktLiteral")
+DECIMAL = XSD + "decimal"
+# The tables with their predicates resolved once (``pana:`` terms are resolved per base).
+LITERAL_PREDICATES = [
+    (name, (curie if curie.startswith("pana:") else _x(curie), spec))
+    for name, (curie, spec) in LITERALS.items()
+]
+ADDRESS_PREDICATES = [(name, _x(curie)) for name, curie in ADDRESS.items()]
+CONCEPT_PREDICATES = list(CONCEPTS.items())
+MEMBERSHIP_PREDICATES = [(name, _x(curie)) for name, curie in MEMBERSHIPS.items()]
+
+
+SAFE_ID = re.compile(r"^[A-Za-z0-9_.~-]+$")  # left as is by quote(): no need to call it
+
+
 class Uris:
-    """The project's IRIs under a base (the catalog's ``base_uri``)."""
+    """The project's IRIs under a base (the catalog's ``base_uri``). Concept and term IRIs are
+    computed once each."""
 
-    base: str = DEFAULT_BASE
+    def __init__(self, base: str = DEFAULT_BASE):
+        self.base = base
+        self._concepts: dict[tuple[str, str], str] = {}
+        self._resolved: dict[str, str] = {}
 
-    def actor(self, actor_id: str) -> Iri:
-        return Iri(f"{self.base}id/acteur/{actor_id}")
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Uris) and other.base == self.base
 
-    def record(self, source_id: str, record_id: str) -> Iri:
-        return Iri(f"{self.base}id/enregistrement/{source_id}/{quote(record_id, safe='')}")
+    def __hash__(self) -> int:
+        return hash(self.base)
 
-    def source(self, source_id: str) -> Iri:
-        return Iri(f"{self.base}id/source/{source_id}")
+    def actor(self, actor_id: str) -> str:
+        return f"{self.base}id/acteur/{actor_id}"
 
-    def harvest(self, source_id: str, sha256: str) -> Iri:
-        return Iri(f"{self.base}id/moisson/{source_id}/{sha256[:16]}")
+    def record(self, source_id: str, record_id: str) -> str:
+        local = record_id if SAFE_ID.match(record_id) else quote(record_id, safe="")
+        return f"{self.base}id/enregistrement/{source_id}/{local}"
 
-    def scheme(self, name: str) -> Iri:
-        return Iri(f"{self.base}code/{SCHEME_NAMES.get(name, name.replace('_', '-'))}")
+    def source(self, source_id: str) -> str:
+        return f"{self.base}id/source/{source_id}"
 
-    def concept(self, name: str, value: str) -> Iri:
-        return Iri(f"{self.scheme(name)}/{quote(value, safe='')}")
+    def harvest(self, source_id: str, sha256: str) -> str:
+        return f"{self.base}id/moisson/{source_id}/{sha256[:16]}"
 
-    def term(self, local: str) -> Iri:
-        return Iri(f"{self.base}vocab#{local}")
+    def scheme(self, name: str) -> str:
+        return f"{self.base}code/{SCHEME_NAMES.get(name, name.replace('_', '-'))}"
 
-    def resolve(self, curie: str) -> Iri:
-        prefix, local = curie.split(":", 1)
-        if prefix == "pana":
-            return self.term(local)
-        return Iri(P[prefix] + local)
+    def concept(self, name: str, value: str) -> str:
+        found = self._concepts.get((name, value))
+        if found is None:
+            found = self._concepts[(name, value)] = f"{self.scheme(name)}/{quote(value, safe='')}"
+        return found
+
+    def term(self, local: str) -> str:
+        return f"{self.base}vocab#{local}"
+
+    def resolve(self, curie: str) -> str:
+        found = self._resolved.get(curie)
+        if found is None:
+            prefix, local = curie.split(":", 1)
+            found = self.term(local) if prefix == "pana" else P[prefix] + local
+            self._resolved[curie] = found
+        return found
 
 
 @dataclass
@@ -110,11 +169,15 @@ class Provenance:
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+_DATATYPES: dict[str, str] = {}
+
+
 def _lit(value: object, spec: str | None) -> Lit:
     if spec == "@fr":
         return Lit(str(value), None, "fr")
     if spec:
-        return Lit(value.isoformat() if isinstance(value, dt.date) else str(value), _x(spec))
+        datatype = _DATATYPES.get(spec) or _DATATYPES.setdefault(spec, _x(spec))
+        return Lit(value.isoformat() if isinstance(value, dt.date) else str(value), datatype)
     return Lit(str(value))
 
 
@@ -122,85 +185,99 @@ def _code(value: Any) -> str:
     return getattr(value, "value", value)
 
 
-def actor_triples(
+def actor_blocks(
     actor: Actor, records: Iterable[tuple[str, str]], uris: Uris, prov: Provenance
-) -> Iterator[Triple]:
+) -> list[Block]:
+    """The actor's triples as subject blocks: the actor first, then its nodes (identifiers,
+    address, geometry, contact, memberships), each in the mapping's fixed order."""
     s = uris.actor(actor.id)
     t = RDF_TYPE
-    yield s, t, Iri(_x("org:Organization"))
+    main: list[tuple[str, object]] = [(t, C_ORGANIZATION)]
+    nodes: list[Block] = []
+    add = main.append
     if actor.siren or actor.rna:
-        yield s, t, Iri(_x("legal:LegalEntity"))
-    yield s, _x("dct:identifier"), Lit(actor.id)
-    for name, (curie, spec) in LITERALS.items():
+        add((t, C_LEGAL_ENTITY))
+    add((X_IDENTIFIER, Lit(actor.id)))
+    for name, (predicate, spec) in LITERAL_PREDICATES:
         value = getattr(actor, name)
         if value not in (None, ""):
-            yield s, uris.resolve(curie), _lit(value, spec)
+            add((uris.resolve(predicate) if predicate.startswith("pana:") else predicate,
+                 _lit(value, spec)))  # fmt: skip
     for name, (scheme, agency) in IDENTIFIERS.items():
         value = getattr(actor, name)
         if value:
-            node = Iri(f"{s}#{name}")
-            yield s, _x("adms:identifier"), node
-            yield node, t, Iri(_x("adms:Identifier"))
-            yield node, _x("skos:notation"), Lit(value)
-            yield node, _x("dct:conformsTo"), Iri(scheme)
-            yield node, _x("adms:schemaAgency"), Lit(agency)
+            node = f"{s}#{name}"
+            add((X_ADMS_IDENTIFIER, node))
+            nodes.append((node, [(t, C_IDENTIFIER), (X_NOTATION, Lit(value)),
+                                 (X_CONFORMS_TO, scheme), (X_AGENCY, Lit(agency))]))  # fmt: skip
     if any(getattr(actor, name) for name in ADDRESS) or actor.complement_adresse:
-        node = Iri(f"{s}#adresse")
-        yield s, _x("locn:address"), node
-        yield node, t, Iri(_x("locn:Address"))
+        node = f"{s}#adresse"
+        add((X_ADDRESS, node))
+        body: list[tuple[str, object]] = [(t, C_ADDRESS)]
         town = " ".join(p for p in (actor.code_postal, actor.commune) if p)
         full = ", ".join(p for p in (actor.adresse, actor.complement_adresse, town) if p)
         if full:
-            yield node, _x("locn:fullAddress"), Lit(full)
-        for name, curie in ADDRESS.items():
+            body.append((X_FULL_ADDRESS, Lit(full)))
+        for name, predicate in ADDRESS_PREDICATES:
             value = getattr(actor, name)
             if value:
-                yield node, _x(curie), Lit(_code(value))
+                body.append((predicate, Lit(_code(value))))
+        nodes.append((node, body))
     if actor.latitude is not None and actor.longitude is not None:
-        node = Iri(f"{s}#geometrie")
-        yield s, _x("locn:geometry"), node
-        yield node, t, Iri(_x("locn:Geometry"))
-        yield (
-            node,
-            _x("geo:asWKT"),
-            Lit(f"POINT({actor.longitude} {actor.latitude})", _x("geo:wktLiteral")),
-        )
-        yield node, _x("wgs:lat"), Lit(repr(float(actor.latitude)), XSD + "decimal")
-        yield node, _x("wgs:long"), Lit(repr(float(actor.longitude)), XSD + "decimal")
+        node = f"{s}#geometrie"
+        add((X_GEOMETRY, node))
+        nodes.append((node, [
+            (t, C_GEOMETRY),
+            (X_WKT, Lit(f"POINT({actor.longitude} {actor.latitude})", WKT_LITERAL)),
+            (X_LAT, Lit(repr(float(actor.latitude)), DECIMAL)),
+            (X_LONG, Lit(repr(float(actor.longitude)), DECIMAL)),
+        ]))  # fmt: skip
     if actor.telephone or actor.courriel:
-        node = Iri(f"{s}#contact")
-        yield s, _x("cv:contactPoint"), node
-        yield node, t, Iri(_x("cv:ContactPoint"))
+        node = f"{s}#contact"
+        add((X_CONTACT, node))
+        body = [(t, C_CONTACT)]
         if actor.telephone:
-            yield node, _x("cv:telephone"), Lit(actor.telephone)
+            body.append((X_TELEPHONE, Lit(actor.telephone)))
         if actor.courriel:
-            yield node, _x("cv:email"), Iri(f"mailto:{actor.courriel}")
+            body.append((X_EMAIL, f"mailto:{actor.courriel}"))
+        nodes.append((node, body))
     if actor.site_web:
-        yield s, _x("foaf:homepage"), Iri(actor.site_web)
-    for name, curie in CONCEPTS.items():
+        add((X_HOMEPAGE, actor.site_web))
+    for name, predicate in CONCEPT_PREDICATES:
         value = getattr(actor, name)
+        target = uris.resolve(predicate)
         for code in value if isinstance(value, list) else [value]:
-            yield s, uris.resolve(curie), uris.concept(name, _code(code))
-    for name, curie in MEMBERSHIPS.items():
+            add((target, uris.concept(name, _code(code))))
+    date = _lit(actor.date_maj, "xsd:date") if actor.date_maj else None
+    for name, predicate in MEMBERSHIP_PREDICATES:
         for code in getattr(actor, name):
-            node = Iri(f"{s}#{name}-{quote(_code(code), safe='')}")
-            yield s, _x("org:hasMembership"), node
-            yield node, t, Iri(_x("org:Membership"))
-            yield node, _x("org:member"), s
-            yield node, _x(curie), uris.concept(name, _code(code))
-            if actor.date_maj:
-                yield node, _x("dct:date"), _lit(actor.date_maj, "xsd:date")
+            node = f"{s}#{name}-{quote(_code(code), safe='')}"
+            add((X_HAS_MEMBERSHIP, node))
+            body = [(t, C_MEMBERSHIP), (X_MEMBER, s), (predicate, uris.concept(name, _code(code)))]
+            if date:
+                body.append((X_DATE, date))
+            nodes.append((node, body))
     for zone in actor.zone_intervention:
         level, code = zone.split(":", 1)
-        yield s, _x("schema:areaServed"), Iri(ZONES[level].format(code))
+        add((X_AREA_SERVED, ZONES[level].format(code)))
     harvests = set()
     for source_id, record_id in records:
-        yield s, _x("prov:wasDerivedFrom"), uris.record(source_id, record_id)
+        add((X_DERIVED_FROM, uris.record(source_id, record_id)))
         info = prov.sources.get(source_id)
         if info and info.get("sha256"):
             harvests.add(uris.harvest(source_id, info["sha256"]))
     for harvest in sorted(harvests):
-        yield s, _x("prov:wasGeneratedBy"), harvest
+        add((X_GENERATED_BY, harvest))
+    nodes.sort(key=lambda block: block[0])
+    return [(s, main), *nodes]
+
+
+def actor_triples(
+    actor: Actor, records: Iterable[tuple[str, str]], uris: Uris, prov: Provenance
+) -> Iterator[Triple]:
+    for subject, pairs in actor_blocks(actor, records, uris, prov):
+        for p, o in pairs:
+            yield subject, p, o
 
 
 def record_triples(
@@ -212,7 +289,7 @@ def record_triples(
     for keys in members.values():
         for source_id, record_id in keys:
             node = uris.record(source_id, record_id)
-            yield node, t, Iri(_x("prov:Entity"))
+            yield node, t, _x("prov:Entity")
             yield node, _x("dct:source"), uris.source(source_id)
             info = prov.sources.get(source_id) or {}
             if info.get("sha256"):
@@ -221,26 +298,44 @@ def record_triples(
     for source_id in sorted(seen_sources):
         info = prov.sources.get(source_id) or {}
         node = uris.source(source_id)
-        yield node, t, Iri(_x("prov:Entity"))
+        yield node, t, _x("prov:Entity")
         if info.get("title"):
             yield node, _x("dct:title"), Lit(info["title"], None, "fr")
         if info.get("licence"):
             yield node, _x("dct:license"), Lit(info["licence"])
         if info.get("sha256"):
             activity = uris.harvest(source_id, info["sha256"])
-            yield activity, t, Iri(_x("prov:Activity"))
+            yield activity, t, _x("prov:Activity")
             url = info.get("url") or ""
             if url.startswith(("http://", "https://")):
-                yield activity, _x("prov:used"), Iri(url)
+                yield activity, _x("prov:used"), url
             elif url:
                 yield activity, _x("dct:source"), Lit(url)
             if info.get("fetched_at"):
                 yield activity, _x("prov:endedAtTime"), Lit(info["fetched_at"], XSD + "dateTime")
 
 
-def redirect_triples(redirects: Iterable[dict[str, Any]], uris: Uris) -> Iterator[Triple]:
-    for r in redirects:
-        yield uris.actor(r["old_id"]), _x("dct:isReplacedBy"), uris.actor(r["new_id"])
+def release_blocks(
+    actors: list[Actor],
+    members: dict[str, list[tuple[str, str]]],
+    redirects: Iterable[dict[str, Any]] = (),
+    sources: Iterable[dict[str, Any]] = (),
+    base: str = DEFAULT_BASE,
+) -> Iterator[Block]:
+    """Every subject block of a release in a fixed order: actors by id, absorbed ids, then the
+    records, sources and harvests. The same release gives the same blocks, so the files diff
+    cleanly from one version to the next."""
+    uris = Uris(base)
+    prov = Provenance({s["source_id"]: s for s in sources})
+    for actor in sorted(actors, key=lambda a: a.id):
+        yield from actor_blocks(actor, members.get(actor.id, []), uris, prov)
+    for r in sorted(redirects, key=lambda r: r["old_id"]):
+        yield uris.actor(r["old_id"]), [(_x("dct:isReplacedBy"), uris.actor(r["new_id"]))]
+    grouped: dict[str, list[tuple[str, object]]] = {}
+    for s, p, o in record_triples(members, uris, prov):
+        grouped.setdefault(s, []).append((p, o))
+    for subject in sorted(grouped):
+        yield subject, grouped[subject]
 
 
 def release_triples(
@@ -250,30 +345,9 @@ def release_triples(
     sources: Iterable[dict[str, Any]] = (),
     base: str = DEFAULT_BASE,
 ) -> list[Triple]:
-    """Every triple of a release, sorted (subject, predicate, object): deterministic output."""
-    uris = Uris(base)
-    prov = Provenance({s["source_id"]: s for s in sources})
-    triples: list[Triple] = []
-    for actor in actors:
-        triples.extend(actor_triples(actor, members.get(actor.id, []), uris, prov))
-    triples.extend(record_triples(members, uris, prov))
-    triples.extend(redirect_triples(redirects, uris))
-    triples.sort(key=_sort_key)
-    return _unique(triples)
-
-
-def _sort_key(triple: Triple) -> tuple:
-    s, p, o = triple
-    if isinstance(o, Iri):
-        return (s, p, 0, o, "", "")
-    return (s, p, 1, o.value, o.datatype or "", o.lang or "")
-
-
-def _unique(triples: list[Triple]) -> list[Triple]:
-    out: list[Triple] = []
-    last = None
-    for triple in triples:
-        if triple != last:
-            out.append(triple)
-        last = triple
-    return out
+    """Every triple of a release, in the blocks' order (for tests and small graphs)."""
+    return [
+        (s, p, o)
+        for s, pairs in release_blocks(actors, members, redirects, sources, base)
+        for p, o in pairs
+    ]

@@ -45,29 +45,26 @@ def all_prefixes(base: str = DEFAULT_BASE) -> dict[str, str]:
     return {**PREFIXES, **project_prefixes(base)}
 
 
-class Iri(str):
-    """An IRI (a ``str``, so it sorts and hashes as one)."""
-
-    __slots__ = ()
-
-
 class Lit(NamedTuple):
+    """A literal. An IRI is a plain ``str``: ``isinstance(o, str)`` tells them apart."""
+
     value: str
-    datatype: str | None = None  # an xsd: IRI; None is xsd:string
+    datatype: str | None = None  # an IRI; None is xsd:string
     lang: str | None = None
 
 
-Term = Iri | Lit
+Term = str | Lit
 Triple = tuple[str, str, Term]
+Block = tuple[str, list[tuple[str, Term]]]  # a subject and its (predicate, object) pairs
 
 
 def ns(prefix: str, base: str = DEFAULT_BASE) -> str:
     return all_prefixes(base)[prefix]
 
 
-def iri(curie: str, base: str = DEFAULT_BASE) -> Iri:
+def iri(curie: str, base: str = DEFAULT_BASE) -> str:
     prefix, local = curie.split(":", 1)
-    return Iri(ns(prefix, base) + local)
+    return ns(prefix, base) + local
 
 
 XSD = PREFIXES["xsd"]

@@ -1,88 +1,24 @@
-"""Writers of a release's triples: Turtle and N-Triples through pyoxigraph (fast, streaming,
-sorted input gives sorted output), compact JSON-LD with a published ``@context``, and rdflib
-graphs for the vocabulary, the shapes and the tests."""
+"""Writers of a release's RDF, in one streaming pass over its subject blocks: sorted Turtle,
+gzipped N-Triples and compact JSON-LD with a published ``@context``. Rendering is plain string
+work on IRIs known to be well formed (they come from validated fields and quoted ids); the
+N-Triples are compressed in a second thread (zlib releases the GIL), and pyoxigraph checks every
+file in the tests. rdflib graphs are built only for the vocabulary, the shapes and the tests."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import queue
+import re
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import pyoxigraph as ox
+from .terms import RDF_TYPE, XSD, Block, Lit, Triple
 
-from .terms import RDF_TYPE, XSD, Iri, Lit, Triple
-
-
-def to_oxigraph(triples: Iterable[Triple]) -> list[ox.Triple]:
-    nodes: dict[str, ox.NamedNode] = {}
-
-    def node(value: str) -> ox.NamedNode:
-        found = nodes.get(value)
-        if found is None:
-            found = nodes[value] = ox.NamedNode(value)
-        return found
-
-    out = []
-    for s, p, o in triples:
-        if isinstance(o, Iri):
-            obj = node(o)
-        elif o.lang:
-            obj = ox.Literal(o.value, language=o.lang)
-        elif o.datatype:
-            obj = ox.Literal(o.value, datatype=node(o.datatype))
-        else:
-            obj = ox.Literal(o.value)
-        out.append(ox.Triple(node(s), node(p), obj))
-    return out
-
-
-def write_turtle(triples: list[Triple], path: Path, prefixes: dict[str, str]) -> None:
-    used = _used_prefixes(triples, prefixes)
-    with path.open("wb") as f:
-        ox.serialize(to_oxigraph(triples), f, format=ox.RdfFormat.TURTLE, prefixes=used)
-    # The header's order is the serializer's: sort it in place (same bytes, same length).
-    with path.open("r+b") as f:
-        header = []
-        while (line := f.readline()).startswith(b"@prefix"):
-            header.append(line)
-        f.seek(0)
-        f.writelines(sorted(header))
-
-
-def write_ntriples_gz(triples: list[Triple], path: Path) -> None:
-    # mtime=0: the same triples give the same bytes (and the same checksum) on every run.
-    with path.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
-        ox.serialize(to_oxigraph(triples), f, format=ox.RdfFormat.N_TRIPLES)
-
-
-def _used_prefixes(triples: list[Triple], prefixes: dict[str, str]) -> dict[str, str]:
-    """Only the prefixes the triples use (a stable, minimal header)."""
-    seen: set[str] = set()
-    iris = (t for triple in triples for t in _iris(triple))
-    longest_first = sorted(prefixes.items(), key=lambda kv: -len(kv[1]))
-    checked: set[str] = set()
-    for value in iris:
-        head = value[: value.rfind("/") + 1] if "#" not in value else value[: value.find("#") + 1]
-        if head in checked:
-            continue
-        checked.add(head)
-        for name, ns in longest_first:
-            if value.startswith(ns):
-                seen.add(name)
-                break
-    return {k: v for k, v in sorted(prefixes.items()) if k in seen}
-
-
-def _iris(triple: Triple) -> Iterable[str]:
-    s, p, o = triple
-    yield s
-    yield p
-    if isinstance(o, Iri):
-        yield o
-    elif o.datatype:
-        yield o.datatype
+SAFE_LOCAL = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_.\-]*[A-Za-z0-9_\-])?$")
+FILES = ("actors.ttl", "actors.nt.gz", "actors.jsonld")
 
 
 def context(prefixes: dict[str, str]) -> dict[str, Any]:
@@ -90,56 +26,181 @@ def context(prefixes: dict[str, str]) -> dict[str, Any]:
     return {"@context": dict(sorted(prefixes.items()))}
 
 
-class _Compactor:
-    def __init__(self, prefixes: dict[str, str]):
-        self.prefixes = sorted(prefixes.items(), key=lambda kv: -len(kv[1]))
-        self.cache: dict[str, str] = {}
+def _escape(value: str) -> str:
+    if "\\" in value or '"' in value or "\n" in value or "\r" in value:
+        value = value.replace("\\", "\\\\").replace('"', '\\"')
+        value = value.replace("\n", "\\n").replace("\r", "\\r")
+    return value
 
-    def __call__(self, value: str) -> str:
-        found = self.cache.get(value)
+
+class _Names:
+    """IRIs as Turtle terms and JSON-LD compact IRIs. Predicates, classes and concepts (a few
+    hundred) are cached; actor IRIs and their nodes are compacted by construction."""
+
+    def __init__(self, prefixes: dict[str, str]):
+        # Every namespace ends with / or #: an IRI's namespace is what precedes its last one.
+        self.by_namespace = {ns: name for name, ns in prefixes.items()}
+        self.actors = prefixes.get("acteur")
+        self.turtle: dict[str, str] = {}
+        self.jsonld: dict[str, str] = {}
+
+    def _split(self, iri: str) -> tuple[str, str] | None:
+        cut = max(iri.rfind("/"), iri.rfind("#")) + 1
+        name = self.by_namespace.get(iri[:cut]) if cut else None
+        if name is not None and SAFE_LOCAL.match(iri[cut:]):
+            return name, iri[cut:]
+        return None
+
+    def ttl(self, iri: str) -> str:
+        found = self.turtle.get(iri)
         if found is None:
-            found = value
-            for name, ns in self.prefixes:
-                if value.startswith(ns) and len(value) > len(ns):
-                    found = f"{name}:{value[len(ns) :]}"
-                    break
-            self.cache[value] = found
+            if self.actors and iri.startswith(self.actors):  # acteur:pana-x, acteur:pana-x\#adresse
+                return "acteur:" + iri[len(self.actors) :].replace("#", "\\#")
+            split = self._split(iri)
+            found = f"{split[0]}:{split[1]}" if split else f"<{iri}>"
+            if split:
+                self.turtle[iri] = found
+        return found
+
+    def compact(self, iri: str) -> str:
+        found = self.jsonld.get(iri)
+        if found is None:
+            if self.actors and iri.startswith(self.actors):
+                return "acteur:" + iri[len(self.actors) :]
+            split = self._split(iri)
+            found = f"{split[0]}:{split[1]}" if split else iri
+            if split:
+                self.jsonld[iri] = found
         return found
 
 
-def jsonld_document(triples: list[Triple], prefixes: dict[str, str]) -> dict[str, Any]:
-    """Compact JSON-LD (flattened: one node object per subject, in triple order)."""
-    compact = _Compactor(prefixes)
-    graph: list[dict[str, Any]] = []
-    current: dict[str, Any] | None = None
-    for s, p, o in triples:
-        if current is None or current["@id"] != compact(s):
-            current = {"@id": compact(s)}
-            graph.append(current)
-        if p == RDF_TYPE and isinstance(o, Iri):
-            current.setdefault("@type", []).append(compact(o))
-            continue
-        if isinstance(o, Iri):
-            value: Any = {"@id": compact(o)}
-        elif o.lang:
-            value = {"@value": o.value, "@language": o.lang}
-        elif o.datatype and o.datatype != XSD + "string":
-            value = {"@value": o.value, "@type": compact(o.datatype)}
+class _GzipWriter(threading.Thread):
+    """N-Triples compressed in a thread: zlib releases the GIL, so it runs beside rendering."""
+
+    def __init__(self, path: Path):
+        super().__init__(daemon=True)
+        self.path = path
+        self.chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=64)
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:  # mtime=0: the same triples give the same bytes (and checksum) on every run
+            with self.path.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
+                while (chunk := self.chunks.get()) is not None:
+                    f.write(chunk)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by close()
+            self.error = exc
+            while self.chunks.get() is not None:  # drain, so the producer never blocks
+                pass
+
+    def close(self) -> None:
+        self.chunks.put(None)
+        self.join()
+        if self.error:
+            raise self.error
+
+
+def write_rdf(blocks: Iterable[Block], folder: Path, prefixes: dict[str, str]) -> int:
+    """Write actors.ttl, actors.nt.gz and actors.jsonld from the blocks; return the triples."""
+    names = _Names(prefixes)
+    used = dict(sorted(prefixes.items()))
+    count = 0
+    nt = _GzipWriter(folder / "actors.nt.gz")
+    nt.start()
+    try:
+        with (
+            (folder / "actors.ttl").open("w", encoding="utf-8") as ttl,
+            (folder / "actors.jsonld").open("w", encoding="utf-8") as jsonld,
+        ):
+            ttl.writelines(f"@prefix {k}: <{v}> .\n" for k, v in used.items())
+            jsonld.write('{\n"@context": ' + json.dumps(used, ensure_ascii=False, indent=1))
+            jsonld.write(',\n"@graph": [\n')
+            first = True
+            nt_lines: list[str] = []
+            nodes: list[dict[str, Any]] = []
+            encode = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+            for subject, pairs in blocks:
+                count += len(pairs)
+                _turtle_block(ttl, names, subject, pairs)
+                nodes.append(_jsonld_node(names, subject, pairs))
+                s = f"<{subject}> "
+                for p, o in pairs:
+                    nt_lines.append(f"{s}<{p}> {_nt_object(o)} .\n")
+                if len(nt_lines) > 20000:
+                    nt.chunks.put("".join(nt_lines).encode())
+                    nt_lines = []
+                    # One encoder call per batch of nodes, one node per line.
+                    jsonld.write(("" if first else ",\n") + encode(nodes)[1:-1])
+                    first, nodes = False, []
+            nt.chunks.put("".join(nt_lines).encode())
+            if nodes:
+                jsonld.write(("" if first else ",\n") + encode(nodes)[1:-1])
+            jsonld.write("\n]\n}\n")
+    finally:
+        nt.close()
+    return count
+
+
+def _nt_object(o: Any) -> str:
+    if isinstance(o, str):
+        return f"<{o}>"
+    value, datatype, lang = o
+    if lang:
+        return f'"{_escape(value)}"@{lang}'
+    if datatype:
+        return f'"{_escape(value)}"^^<{datatype}>'
+    return f'"{_escape(value)}"'
+
+
+def _turtle_block(out: Any, names: _Names, subject: str, pairs: list) -> None:
+    parts = [names.ttl(subject)]
+    last = None
+    for p, o in pairs:
+        if isinstance(o, str):
+            obj = names.ttl(o)
         else:
-            value = o.value
-        current.setdefault(compact(p), []).append(value)
-    for node in graph:  # single values without a list, as people write them
-        for key, values in node.items():
-            if isinstance(values, list) and len(values) == 1:
-                node[key] = values[0]
-    return {"@context": dict(sorted(prefixes.items())), "@graph": graph}
+            value, datatype, lang = o
+            if lang:
+                obj = f'"{_escape(value)}"@{lang}'
+            elif datatype:
+                obj = f'"{_escape(value)}"^^{names.ttl(datatype)}'
+            else:
+                obj = f'"{_escape(value)}"'
+        if p == last:
+            parts.append(f" , {obj}")
+        else:
+            verb = "a" if p == RDF_TYPE else names.ttl(p)
+            parts.append(f" {verb} {obj}" if last is None else f" ;\n\t{verb} {obj}")
+            last = p
+    parts.append(" .\n")
+    out.write("".join(parts))
 
 
-def write_jsonld(triples: list[Triple], path: Path, prefixes: dict[str, str]) -> None:
-    doc = jsonld_document(triples, _used_prefixes(triples, prefixes))
-    with path.open("w", encoding="utf-8") as f:
-        json.dump(doc, f, ensure_ascii=False, indent=1)
-        f.write("\n")
+def _jsonld_node(names: _Names, subject: str, pairs: list) -> dict[str, Any]:
+    node: dict[str, Any] = {"@id": names.compact(subject)}
+    for p, o in pairs:
+        if p == RDF_TYPE and isinstance(o, str):
+            key, value = "@type", names.compact(o)
+        else:
+            key = names.compact(p)
+            if isinstance(o, str):
+                value = {"@id": names.compact(o)}
+            else:
+                v, datatype, lang = o
+                if lang:
+                    value = {"@value": v, "@language": lang}
+                elif datatype and datatype != XSD + "string":
+                    value = {"@value": v, "@type": names.compact(datatype)}
+                else:
+                    value = v
+        current = node.get(key)
+        if current is None:
+            node[key] = value
+        elif isinstance(current, list):
+            current.append(value)
+        else:
+            node[key] = [current, value]
+    return node
 
 
 def to_rdflib(triples: Iterable[Triple]):
@@ -147,7 +208,7 @@ def to_rdflib(triples: Iterable[Triple]):
 
     g = Graph()
     for s, p, o in triples:
-        if isinstance(o, Iri):
+        if isinstance(o, str):
             obj = URIRef(o)
         else:
             obj = Literal(o.value, lang=o.lang, datatype=URIRef(o.datatype) if o.datatype else None)
@@ -155,13 +216,4 @@ def to_rdflib(triples: Iterable[Triple]):
     return g
 
 
-__all__ = [
-    "Lit",
-    "context",
-    "jsonld_document",
-    "to_oxigraph",
-    "to_rdflib",
-    "write_jsonld",
-    "write_ntriples_gz",
-    "write_turtle",
-]
+__all__ = ["FILES", "Lit", "context", "to_rdflib", "write_rdf"]
