@@ -226,7 +226,7 @@ class Catalog(BaseModel):
     )
     base_uri: str = Field(
         "https://w3id.org/pana/",
-        pattern=r"^https?://[^\s<>\"{}|\\^`]+/$",
+        pattern=r"^https?://[^\s<>\"{}|\\^`#?%]+/$",
         description="Base of the published URIs (actors are {base_uri}id/acteur/{id}); ends with /.",
     )
     judgements: str | None = Field(

@@ -212,3 +212,28 @@ def test_base_uri_comes_from_the_catalog(tmp_path):
         graph, shacl_graph=shapes_graph("https://data.example.org/pana/"), inference="none"
     )
     assert conforms, text
+
+
+def test_values_the_schema_accepts_become_valid_iris_and_decimals(tmp_path):
+    """pyoxigraph (the SPARQL store) is stricter than rdflib: it must load every file."""
+    import pyoxigraph as ox
+
+    actors = [
+        example_actor(
+            id="pana-cccccccccccc",
+            site_web="https://www.exemple.fr/agenda?f[type]=atelier#/page#section",
+            courriel="a%zz@exemple.fr",
+            latitude=0.00001,
+            longitude=-0.00002,
+        )
+    ]
+    triples = release_triples(actors, {actors[0].id: [("src", "1")]})
+    write_all(release_blocks(actors, {actors[0].id: [("src", "1")]}), tmp_path)
+    for name, syntax in (("actors.ttl", ox.RdfFormat.TURTLE),):
+        assert len(list(ox.parse(path=str(tmp_path / name), format=syntax))) == len(triples)
+    nt = gzip.decompress((tmp_path / "actors.nt.gz").read_bytes())
+    parsed = list(ox.parse(nt, format=ox.RdfFormat.N_TRIPLES))
+    values = {t.object.value for t in parsed if isinstance(t.object, ox.Literal)}
+    assert {"0.00001", "-0.00002", "POINT(-0.00002 0.00001)"} <= values
+    homepages = [t.object.value for t in parsed if t.predicate.value.endswith("homepage")]
+    assert homepages == ["https://www.exemple.fr/agenda?f%5Btype%5D=atelier#/page%23section"]

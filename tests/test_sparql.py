@@ -561,6 +561,14 @@ def test_updates_service_and_syntax_errors_are_refused(store):
             timeout_s=5,
             max_results=10,
         )
+    # A long string with an escaped quote must not hide a SERVICE that follows it.
+    for hidden in (
+        "SELECT * WHERE { BIND('''\\'''' AS ?a) SERVICE <http://127.0.0.1:9/s> { ?s ?p ?o } BIND('x' AS ?b) }",
+        'SELECT * WHERE { BIND("""a\\"""" AS ?a) SERVICE <http://127.0.0.1:9/s> { ?s ?p ?o } BIND("x" AS ?b) }',
+        "SELECT * WHERE { BIND('''it''s''' AS ?a) SERVICE <http://127.0.0.1:9/s> { ?s ?p ?o } }",
+    ):
+        with pytest.raises(sparql.ServiceRefused):
+            sparql.run_query(store, hidden, None, timeout_s=5, max_results=10)
     # keywords inside strings, IRIs, names and variables are not keywords
     ok = 'SELECT ?service WHERE { BIND("SERVICE; DELETE" AS ?service) FILTER(?service != <http://e/insert>) }'
     assert sparql.run_query(store, ok, "text/csv", timeout_s=5, max_results=10).body.startswith(

@@ -14,8 +14,11 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
+
+import pyoxigraph as ox
 
 from ..schema import Actor
 from .terms import DEFAULT_BASE, RDF_TYPE, XSD, Block, Lit, Triple, all_prefixes
@@ -170,6 +173,31 @@ class Provenance:
 
 
 _DATATYPES: dict[str, str] = {}
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# Characters an IRI may hold as they are (RFC 3987), besides letters, digits and non-ASCII.
+_IRI_SAFE = ":/?=&;,+!$'()*@~-._%"
+
+
+def safe_iri(value: str) -> str | None:
+    """``value`` as a valid IRI: what the schema lets through in a URL or an email (brackets, a
+    second ``#``, a stray ``%``, controls) is percent-encoded; None when that cannot help."""
+    try:
+        ox.NamedNode(value)
+        return value
+    except ValueError:
+        pass
+    head, sep, fragment = _BAD_PERCENT.sub("%25", value).partition("#")
+    fixed = quote(head, safe=_IRI_SAFE) + sep + quote(fragment, safe=_IRI_SAFE)
+    try:
+        ox.NamedNode(fixed)
+        return fixed
+    except ValueError:
+        return None
+
+
+def decimal(value: float) -> str:
+    """An xsd:decimal lexical form (``repr`` may give ``1e-05``, which is not one)."""
+    return format(Decimal(repr(float(value))), "f")
 
 
 def _lit(value: object, spec: str | None) -> Lit:
@@ -226,11 +254,12 @@ def actor_blocks(
     if actor.latitude is not None and actor.longitude is not None:
         node = f"{s}#geometrie"
         add((X_GEOMETRY, node))
+        lat, long = decimal(actor.latitude), decimal(actor.longitude)
         nodes.append((node, [
             (t, C_GEOMETRY),
-            (X_WKT, Lit(f"POINT({actor.longitude} {actor.latitude})", WKT_LITERAL)),
-            (X_LAT, Lit(repr(float(actor.latitude)), DECIMAL)),
-            (X_LONG, Lit(repr(float(actor.longitude)), DECIMAL)),
+            (X_WKT, Lit(f"POINT({long} {lat})", WKT_LITERAL)),
+            (X_LAT, Lit(lat, DECIMAL)),
+            (X_LONG, Lit(long, DECIMAL)),
         ]))  # fmt: skip
     if actor.telephone or actor.courriel:
         node = f"{s}#contact"
@@ -238,11 +267,13 @@ def actor_blocks(
         body = [(t, C_CONTACT)]
         if actor.telephone:
             body.append((X_TELEPHONE, Lit(actor.telephone)))
-        if actor.courriel:
-            body.append((X_EMAIL, f"mailto:{actor.courriel}"))
+        email = safe_iri(f"mailto:{actor.courriel}") if actor.courriel else None
+        if email:
+            body.append((X_EMAIL, email))
         nodes.append((node, body))
-    if actor.site_web:
-        add((X_HOMEPAGE, actor.site_web))
+    homepage = safe_iri(actor.site_web) if actor.site_web else None
+    if homepage:
+        add((X_HOMEPAGE, homepage))
     for name, predicate in CONCEPT_PREDICATES:
         value = getattr(actor, name)
         target = uris.resolve(predicate)
