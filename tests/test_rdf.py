@@ -237,3 +237,33 @@ def test_values_the_schema_accepts_become_valid_iris_and_decimals(tmp_path):
     assert {"0.00001", "-0.00002", "POINT(-0.00002 0.00001)"} <= values
     homepages = [t.object.value for t in parsed if t.predicate.value.endswith("homepage")]
     assert homepages == ["https://www.exemple.fr/agenda?f%5Btype%5D=atelier#/page%23section"]
+
+
+def test_parallel_rendering_writes_the_same_bytes(tmp_path, monkeypatch):
+    from pana_data.rdf import writers
+
+    actors = [example_actor(id=f"pana-{i:012d}", nom=f"Lieu {i}") for i in range(9)]
+    members = {a.id: [("src", a.id)] for a in actors}
+    redirects = [{"old_id": "pana-zzzzzzzzzzzz", "new_id": actors[0].id}]
+    sources = [{"source_id": "src", "sha256": "ab" * 32, "url": "https://e.org/x.csv"}]
+    serial, parallel = tmp_path / "serial", tmp_path / "parallel"
+    serial.mkdir()
+    parallel.mkdir()
+    prefixes = all_prefixes()
+    monkeypatch.setattr(writers, "CHUNK", 2)  # five parts of actors, then the rest
+    base = "https://w3id.org/pana/"
+    counts = [
+        writers.write_release_rdf(actors, members, redirects, sources, base, folder, prefixes, n)
+        for folder, n in ((serial, 1), (parallel, 2))
+    ]
+    expected = release_triples(actors, members, redirects, sources)
+    assert counts[0] == counts[1] == len(expected)
+    for name in writers.FILES:
+        assert (serial / name).read_bytes() == (parallel / name).read_bytes(), name
+    assert sorted(p.name for p in parallel.iterdir()) == sorted(writers.FILES)  # parts removed
+    # A multi-member gzip stream is one N-Triples document.
+    dump = gzip.decompress((parallel / "actors.nt.gz").read_bytes())
+    assert isomorphic(Graph().parse(data=dump, format="nt"), to_rdflib(expected))
+    assert isomorphic(
+        Graph().parse(parallel / "actors.jsonld", format="json-ld"), to_rdflib(expected)
+    )

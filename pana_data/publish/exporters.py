@@ -15,8 +15,7 @@ from ..rdf import (
     all_prefixes,
     codelists_graph,
     context,
-    release_blocks,
-    write_rdf,
+    write_release_rdf,
 )
 from ..schema import MULTI_SEPARATOR, SCHEMA_VERSION, Actor
 from ..schema.generate import table_schema
@@ -68,10 +67,15 @@ class Release:
     def write_rdf(self) -> int:
         """Write the three RDF files in one pass, once for the three exporters."""
         if self.rdf_triples is None:
-            blocks = release_blocks(
-                self.actors, self.members, self.redirects, self.sources, self.base_uri
+            self.rdf_triples = write_release_rdf(
+                self.actors,
+                self.members,
+                self.redirects,
+                self.sources,
+                self.base_uri,
+                self.folder,
+                all_prefixes(self.base_uri),
             )
-            self.rdf_triples = write_rdf(blocks, self.folder, all_prefixes(self.base_uri))
         return self.rdf_triples
 
     written: list[str] = field(default_factory=list)

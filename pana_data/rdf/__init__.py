@@ -5,7 +5,7 @@ from .mapping import Uris, release_blocks, release_triples
 from .shapes import shapes_graph
 from .terms import DEFAULT_BASE, all_prefixes
 from .vocab import BASE, codelists_graph, vocabulary_graph
-from .writers import context, to_rdflib, write_rdf
+from .writers import context, to_rdflib, write_rdf, write_release_rdf
 
 __all__ = [
     "BASE",
@@ -20,4 +20,5 @@ __all__ = [
     "to_rdflib",
     "vocabulary_graph",
     "write_rdf",
+    "write_release_rdf",
 ]

@@ -352,14 +352,19 @@ def release_blocks(
     redirects: Iterable[dict[str, Any]] = (),
     sources: Iterable[dict[str, Any]] = (),
     base: str = DEFAULT_BASE,
+    parts: tuple[str, ...] = ("actors", "rest"),
 ) -> Iterator[Block]:
     """Every subject block of a release in a fixed order: actors by id, absorbed ids, then the
     records, sources and harvests. The same release gives the same blocks, so the files diff
-    cleanly from one version to the next."""
+    cleanly from one version to the next. ``parts`` picks the actors' blocks, the rest, or both
+    (the parallel writer renders chunks of actors apart)."""
     uris = Uris(base)
     prov = Provenance({s["source_id"]: s for s in sources})
-    for actor in sorted(actors, key=lambda a: a.id):
-        yield from actor_blocks(actor, members.get(actor.id, []), uris, prov)
+    if "actors" in parts:
+        for actor in sorted(actors, key=lambda a: a.id):
+            yield from actor_blocks(actor, members.get(actor.id, []), uris, prov)
+    if "rest" not in parts:
+        return
     for r in sorted(redirects, key=lambda r: r["old_id"]):
         yield uris.actor(r["old_id"]), [(_x("dct:isReplacedBy"), uris.actor(r["new_id"]))]
     grouped: dict[str, list[tuple[str, object]]] = {}

@@ -1,17 +1,22 @@
-"""Writers of a release's RDF, in one streaming pass over its subject blocks: sorted Turtle,
-gzipped N-Triples and compact JSON-LD with a published ``@context``. Rendering is plain string
-work on IRIs known to be well formed (they come from validated fields and quoted ids); the
-N-Triples are compressed in a second thread (zlib releases the GIL), and pyoxigraph checks every
-file in the tests. rdflib graphs are built only for the vocabulary, the shapes and the tests."""
+"""Writers of a release's RDF: sorted Turtle, gzipped N-Triples and compact JSON-LD with a
+published ``@context``, rendered together from the same subject blocks. Rendering is plain string
+work on IRIs made valid upstream (``mapping.safe_iri``, quoted ids); actors are rendered by parts,
+in worker processes for large releases, and the parts concatenated, so the bytes never depend on
+the number of processes. The tests parse every file with pyoxigraph and rdflib. rdflib graphs
+are built only for the vocabulary, the shapes and the tests."""
 
 from __future__ import annotations
 
 import gzip
+import io
 import json
-import queue
+import multiprocessing
+import os
 import re
-import threading
+import shutil
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,71 +79,137 @@ class _Names:
         return found
 
 
-class _GzipWriter(threading.Thread):
-    """N-Triples compressed in a thread: zlib releases the GIL, so it runs beside rendering."""
+@dataclass
+class Rendered:
+    """Some blocks rendered in the three syntaxes (N-Triples uncompressed)."""
 
-    def __init__(self, path: Path):
-        super().__init__(daemon=True)
-        self.path = path
-        self.chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=64)
-        self.error: BaseException | None = None
+    ttl: str
+    nt: bytes
+    jsonld: str  # node objects, one a line, without the surrounding brackets
+    count: int
 
-    def run(self) -> None:
-        try:  # mtime=0: the same triples give the same bytes (and checksum) on every run
-            with self.path.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
-                while (chunk := self.chunks.get()) is not None:
-                    f.write(chunk)
-        except BaseException as exc:  # noqa: BLE001 - re-raised by close()
-            self.error = exc
-            while self.chunks.get() is not None:  # drain, so the producer never blocks
-                pass
 
-    def close(self) -> None:
-        self.chunks.put(None)
-        self.join()
-        if self.error:
-            raise self.error
+def render(blocks: Iterable[Block], prefixes: dict[str, str]) -> Rendered:
+    names = _Names(prefixes)
+    ttl = io.StringIO()
+    nt_lines: list[str] = []
+    nodes: list[dict[str, Any]] = []
+    count = 0
+    for subject, pairs in blocks:
+        count += len(pairs)
+        _turtle_block(ttl, names, subject, pairs)
+        nodes.append(_jsonld_node(names, subject, pairs))
+        s = f"<{subject}> "
+        for p, o in pairs:
+            obj = f"<{o}>" if o.__class__ is str else _nt_object(o)
+            nt_lines.append(f"{s}<{p}> {obj} .\n")
+    jsonld = ",\n".join(map(_ENCODE, nodes))  # one node a line, whatever the parts
+    return Rendered(ttl.getvalue(), "".join(nt_lines).encode(), jsonld, count)
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+CHUNK = 5000  # actors per part
+GZIP_LEVEL = 1  # fast: the N-Triples dump is large and read by machines; 6 costs 3x the time
+
+
+def _write_part(job: tuple) -> int:
+    """Render one part into its own three files (the N-Triples as one gzip member)."""
+    from .mapping import release_blocks
+
+    index, folder, actors, members, redirects, sources, base, prefixes, parts = job
+    rendered = render(release_blocks(actors, members, redirects, sources, base, parts), prefixes)
+    stem = Path(folder) / f".part-{index:06d}"
+    Path(f"{stem}.ttl").write_text(rendered.ttl, encoding="utf-8")
+    Path(f"{stem}.jsonld").write_text(rendered.jsonld, encoding="utf-8")
+    with (
+        open(f"{stem}.nt.gz", "wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=GZIP_LEVEL) as f,
+    ):
+        f.write(rendered.nt)
+    return rendered.count
+
+
+def write_release_rdf(
+    actors: list[Any],
+    members: dict[str, list[tuple[str, str]]],
+    redirects: Iterable[dict[str, Any]],
+    sources: list[dict[str, Any]],
+    base: str,
+    folder: Path,
+    prefixes: dict[str, str],
+    workers: int | None = None,
+) -> int:
+    """Write actors.ttl, actors.nt.gz and actors.jsonld; return the number of triples.
+
+    Actors are rendered by parts of ``CHUNK`` (sorted by id), each part into its own files, which
+    are then concatenated (the N-Triples as a multi-member gzip stream): the bytes do not depend
+    on how many processes did the work. Large releases use worker processes from a fresh
+    forkserver, never a fork of this (threaded) process."""
+    ordered = sorted(actors, key=lambda a: a.id)
+    jobs = [
+        (i, str(folder), ordered[start : start + CHUNK],
+         {a.id: members.get(a.id, []) for a in ordered[start : start + CHUNK]},
+         (), sources, base, prefixes, ("actors",))
+        for i, start in enumerate(range(0, len(ordered), CHUNK))
+    ]  # fmt: skip
+    jobs.append((len(jobs), str(folder), actors, members, list(redirects), sources, base,
+                 prefixes, ("rest",)))  # fmt: skip
+    workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
+    if workers < 2 or len(jobs) < 4:
+        counts = [_write_part(job) for job in jobs]
+    else:
+        context = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            counts = list(pool.map(_write_part, jobs))
+    _concatenate(folder, len(jobs), prefixes)
+    return sum(counts)
 
 
 def write_rdf(blocks: Iterable[Block], folder: Path, prefixes: dict[str, str]) -> int:
-    """Write actors.ttl, actors.nt.gz and actors.jsonld from the blocks; return the triples."""
-    names = _Names(prefixes)
+    """Write the three files from blocks in one part (small graphs, tests)."""
+    rendered = render(blocks, prefixes)
+    stem = folder / ".part-000000"
+    Path(f"{stem}.ttl").write_text(rendered.ttl, encoding="utf-8")
+    Path(f"{stem}.jsonld").write_text(rendered.jsonld, encoding="utf-8")
+    with (
+        open(f"{stem}.nt.gz", "wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=GZIP_LEVEL) as f,
+    ):
+        f.write(rendered.nt)
+    _concatenate(folder, 1, prefixes)
+    return rendered.count
+
+
+def _concatenate(folder: Path, parts: int, prefixes: dict[str, str]) -> None:
     used = dict(sorted(prefixes.items()))
-    count = 0
-    nt = _GzipWriter(folder / "actors.nt.gz")
-    nt.start()
-    try:
-        with (
-            (folder / "actors.ttl").open("w", encoding="utf-8") as ttl,
-            (folder / "actors.jsonld").open("w", encoding="utf-8") as jsonld,
-        ):
-            ttl.writelines(f"@prefix {k}: <{v}> .\n" for k, v in used.items())
-            jsonld.write('{\n"@context": ' + json.dumps(used, ensure_ascii=False, indent=1))
-            jsonld.write(',\n"@graph": [\n')
-            first = True
-            nt_lines: list[str] = []
-            nodes: list[dict[str, Any]] = []
-            encode = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
-            for subject, pairs in blocks:
-                count += len(pairs)
-                _turtle_block(ttl, names, subject, pairs)
-                nodes.append(_jsonld_node(names, subject, pairs))
-                s = f"<{subject}> "
-                for p, o in pairs:
-                    nt_lines.append(f"{s}<{p}> {_nt_object(o)} .\n")
-                if len(nt_lines) > 20000:
-                    nt.chunks.put("".join(nt_lines).encode())
-                    nt_lines = []
-                    # One encoder call per batch of nodes, one node per line.
-                    jsonld.write(("" if first else ",\n") + encode(nodes)[1:-1])
-                    first, nodes = False, []
-            nt.chunks.put("".join(nt_lines).encode())
-            if nodes:
-                jsonld.write(("" if first else ",\n") + encode(nodes)[1:-1])
-            jsonld.write("\n]\n}\n")
-    finally:
-        nt.close()
-    return count
+    stems = [folder / f".part-{i:06d}" for i in range(parts)]
+    with (folder / "actors.ttl").open("wb") as ttl:
+        ttl.write("".join(f"@prefix {k}: <{v}> .\n" for k, v in used.items()).encode())
+        for stem in stems:
+            with open(f"{stem}.ttl", "rb") as part:
+                shutil.copyfileobj(part, ttl, 1 << 20)
+    with (folder / "actors.jsonld").open("wb") as jsonld:
+        head = (
+            '{\n"@context": ' + json.dumps(used, ensure_ascii=False, indent=1) + ',\n"@graph": [\n'
+        )
+        jsonld.write(head.encode())
+        first = True
+        for stem in stems:
+            path = Path(f"{stem}.jsonld")
+            if path.stat().st_size:
+                if not first:
+                    jsonld.write(b",\n")
+                with path.open("rb") as part:
+                    shutil.copyfileobj(part, jsonld, 1 << 20)
+                first = False
+        jsonld.write(b"\n]\n}\n")
+    with (folder / "actors.nt.gz").open("wb") as nt:  # gzip members concatenate into one stream
+        for stem in stems:
+            with open(f"{stem}.nt.gz", "rb") as part:
+                shutil.copyfileobj(part, nt, 1 << 20)
+    for stem in stems:
+        for suffix in (".ttl", ".jsonld", ".nt.gz"):
+            Path(f"{stem}{suffix}").unlink()
 
 
 def _nt_object(o: Any) -> str:
@@ -153,23 +224,24 @@ def _nt_object(o: Any) -> str:
 
 
 def _turtle_block(out: Any, names: _Names, subject: str, pairs: list) -> None:
+    cache = names.turtle  # inlined lookups: this loop runs once per triple
     parts = [names.ttl(subject)]
     last = None
     for p, o in pairs:
-        if isinstance(o, str):
-            obj = names.ttl(o)
+        if o.__class__ is str:
+            obj = cache.get(o) or names.ttl(o)
         else:
             value, datatype, lang = o
             if lang:
                 obj = f'"{_escape(value)}"@{lang}'
             elif datatype:
-                obj = f'"{_escape(value)}"^^{names.ttl(datatype)}'
+                obj = f'"{_escape(value)}"^^{cache.get(datatype) or names.ttl(datatype)}'
             else:
                 obj = f'"{_escape(value)}"'
         if p == last:
-            parts.append(f" , {obj}")
+            parts.append(" , " + obj)
         else:
-            verb = "a" if p == RDF_TYPE else names.ttl(p)
+            verb = "a" if p == RDF_TYPE else (cache.get(p) or names.ttl(p))
             parts.append(f" {verb} {obj}" if last is None else f" ;\n\t{verb} {obj}")
             last = p
     parts.append(" .\n")
@@ -177,26 +249,29 @@ def _turtle_block(out: Any, names: _Names, subject: str, pairs: list) -> None:
 
 
 def _jsonld_node(names: _Names, subject: str, pairs: list) -> dict[str, Any]:
+    cache = names.jsonld  # inlined lookups: this loop runs once per triple
     node: dict[str, Any] = {"@id": names.compact(subject)}
+    xsd_string = XSD + "string"
     for p, o in pairs:
-        if p == RDF_TYPE and isinstance(o, str):
-            key, value = "@type", names.compact(o)
-        else:
-            key = names.compact(p)
-            if isinstance(o, str):
-                value = {"@id": names.compact(o)}
+        if o.__class__ is str:
+            target = cache.get(o) or names.compact(o)
+            if p == RDF_TYPE:
+                key, value = "@type", target
             else:
-                v, datatype, lang = o
-                if lang:
-                    value = {"@value": v, "@language": lang}
-                elif datatype and datatype != XSD + "string":
-                    value = {"@value": v, "@type": names.compact(datatype)}
-                else:
-                    value = v
+                key, value = cache.get(p) or names.compact(p), {"@id": target}
+        else:
+            key = cache.get(p) or names.compact(p)
+            v, datatype, lang = o
+            if lang:
+                value = {"@value": v, "@language": lang}
+            elif datatype and datatype != xsd_string:
+                value = {"@value": v, "@type": cache.get(datatype) or names.compact(datatype)}
+            else:
+                value = v
         current = node.get(key)
         if current is None:
             node[key] = value
-        elif isinstance(current, list):
+        elif current.__class__ is list:
             current.append(value)
         else:
             node[key] = [current, value]
@@ -216,4 +291,4 @@ def to_rdflib(triples: Iterable[Triple]):
     return g
 
 
-__all__ = ["FILES", "Lit", "context", "to_rdflib", "write_rdf"]
+__all__ = ["FILES", "Lit", "context", "render", "to_rdflib", "write_rdf", "write_release_rdf"]
