@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from .terms import RDF_TYPE, XSD, Block, Lit, Triple
@@ -117,6 +118,8 @@ def _write_part(job: tuple) -> int:
     from .mapping import release_blocks
 
     index, folder, actors, members, redirects, sources, base, prefixes, parts = job
+    # Workers get actors as plain field dicts: unpickling models would cost more than rendering.
+    actors = [SimpleNamespace(**a) if isinstance(a, dict) else a for a in actors]
     rendered = render(release_blocks(actors, members, redirects, sources, base, parts), prefixes)
     stem = Path(folder) / f".part-{index:06d}"
     Path(f"{stem}.ttl").write_text(rendered.ttl, encoding="utf-8")
@@ -147,12 +150,12 @@ def write_release_rdf(
     forkserver, never a fork of this (threaded) process."""
     ordered = sorted(actors, key=lambda a: a.id)
     jobs = [
-        (i, str(folder), ordered[start : start + CHUNK],
+        (i, str(folder), [dict(a.__dict__) for a in ordered[start : start + CHUNK]],
          {a.id: members.get(a.id, []) for a in ordered[start : start + CHUNK]},
          (), sources, base, prefixes, ("actors",))
         for i, start in enumerate(range(0, len(ordered), CHUNK))
     ]  # fmt: skip
-    jobs.append((len(jobs), str(folder), actors, members, list(redirects), sources, base,
+    jobs.append((len(jobs), str(folder), [], members, list(redirects), sources, base,
                  prefixes, ("rest",)))  # fmt: skip
     workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
     if workers < 2 or len(jobs) < 4:
