@@ -38,32 +38,18 @@ from urllib.parse import parse_qs, urlsplit
 
 import pyoxigraph as ox
 
+from .rdf.terms import DEFAULT_BASE, PREFIXES
+
 log = logging.getLogger(__name__)
 
-DEFAULT_BASE = "https://w3id.org/pana/"
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_MAX_RESULTS = 10_000
 MAX_BODY_BYTES = 1 << 20  # a POSTed query larger than 1 MiB is refused (413)
 STORE_LAYOUT = "pana-sparql-store/1"  # bump when the on-disk store's content changes
 TRUNCATED_HEADER = "X-Pana-Truncated"
 
-STANDARD_PREFIXES = {
-    "adms": "http://www.w3.org/ns/adms#",
-    "cv": "http://data.europa.eu/m8g/",
-    "dct": "http://purl.org/dc/terms/",
-    "foaf": "http://xmlns.com/foaf/0.1/",
-    "geo": "http://www.opengis.net/ont/geosparql#",
-    "legal": "http://www.w3.org/ns/legal#",
-    "locn": "http://www.w3.org/ns/locn#",
-    "org": "http://www.w3.org/ns/org#",
-    "prov": "http://www.w3.org/ns/prov#",
-    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
-    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
-    "schema": "https://schema.org/",
-    "skos": "http://www.w3.org/2004/02/skos/core#",
-    "wgs": "http://www.w3.org/2003/01/geo/wgs84_pos#",
-    "xsd": "http://www.w3.org/2001/XMLSchema#",
-}
+# The RDF mapping's own prefixes, minus owl (never in the data): one table for both.
+STANDARD_PREFIXES = {k: v for k, v in PREFIXES.items() if k != "owl"}
 
 
 def prefixes(base: str = DEFAULT_BASE) -> dict[str, str]:

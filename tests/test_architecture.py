@@ -25,7 +25,7 @@ ALLOWED = {
     "rdf": {"schema"},
     "publish": {"rdf", "schema"},
     "artifacts": {"catalog", "rdf", "schema", "sources"},
-    "sparql": set(),  # the endpoint reads published files only
+    "sparql": {"rdf"},  # the endpoint reads published files, with the mapping's prefixes
 }
 SHARED_IN_SOURCES = {"base", "context", "tabular", "__init__"}
 
