@@ -267,3 +267,27 @@ def test_parallel_rendering_writes_the_same_bytes(tmp_path, monkeypatch):
     assert isomorphic(
         Graph().parse(parallel / "actors.jsonld", format="json-ld"), to_rdflib(expected)
     )
+
+
+def test_a_broken_worker_pool_falls_back_to_one_process(tmp_path, monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    from pana_data.rdf import writers
+
+    class Broken:
+        def __init__(self, *args, **kwargs):
+            raise BrokenProcessPool("workers could not start")
+
+    actors = [example_actor(id=f"pana-{i:012d}", nom=f"Lieu {i}") for i in range(9)]
+    members = {a.id: [("src", a.id)] for a in actors}
+    monkeypatch.setattr(writers, "CHUNK", 2)
+    expected = tmp_path / "expected"
+    expected.mkdir()
+    prefixes = all_prefixes()
+    base = "https://w3id.org/pana/"
+    writers.write_release_rdf(actors, members, [], [], base, expected, prefixes, 1)
+    monkeypatch.setattr(writers, "ProcessPoolExecutor", Broken)
+    count = writers.write_release_rdf(actors, members, [], [], base, tmp_path, prefixes, 2)
+    assert count == len(release_triples(actors, members))
+    for name in writers.FILES:
+        assert (tmp_path / name).read_bytes() == (expected / name).read_bytes()

@@ -10,12 +10,14 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import logging
 import multiprocessing
 import os
 import re
 import shutil
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,6 +25,7 @@ from typing import Any
 
 from .terms import RDF_TYPE, XSD, Block, Lit, Triple
 
+log = logging.getLogger("pana_data")
 SAFE_LOCAL = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_.\-]*[A-Za-z0-9_\-])?$")
 FILES = ("actors.ttl", "actors.nt.gz", "actors.jsonld")
 
@@ -158,12 +161,18 @@ def write_release_rdf(
     jobs.append((len(jobs), str(folder), [], members, list(redirects), sources, base,
                  prefixes, ("rest",)))  # fmt: skip
     workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
-    if workers < 2 or len(jobs) < 4:
+    counts: list[int] | None = None
+    if workers >= 2 and len(jobs) >= 4:
+        try:
+            context = multiprocessing.get_context("forkserver")
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                counts = list(pool.map(_write_part, jobs))
+        except (BrokenProcessPool, OSError) as exc:
+            # E.g. a calling script without a ``__main__`` guard, which workers re-import:
+            # the same parts, rendered here instead.
+            log.warning("RDF rendering falls back to one process: %s", exc)
+    if counts is None:
         counts = [_write_part(job) for job in jobs]
-    else:
-        context = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            counts = list(pool.map(_write_part, jobs))
     _concatenate(folder, len(jobs), prefixes)
     return sum(counts)
 
