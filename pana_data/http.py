@@ -564,12 +564,7 @@ class HttpClient:
         hasher = hashlib.sha256()
         if call.secret:
             sink = io.BytesIO()
-            try:
-                _pump(response, sink, hasher, call.limit, cap=False)
-            except _TooLarge as exc:
-                raise self._too_large(call, status, exc.received) from None
-            except _BodyCut as exc:
-                raise _Retry(exc.message) from exc
+            self._drain(call, response, sink, hasher, status)
             content = sink.getvalue()
             self._check_length(call, announced, len(content))
             self._check_html(call, response, content[:1024], None)
@@ -579,12 +574,7 @@ class HttpClient:
         fd, tmp = tempfile.mkstemp(dir=self.archive.tmp_dir, prefix="dl-")
         try:
             with os.fdopen(fd, "wb") as f:
-                try:
-                    _pump(response, f, hasher, call.limit, cap=False)
-                except _TooLarge as exc:
-                    raise self._too_large(call, status, exc.received) from None
-                except _BodyCut as exc:
-                    raise _Retry(exc.message) from exc
+                self._drain(call, response, f, hasher, status)
                 size = f.tell()
                 f.flush()
                 os.fsync(f.fileno())
@@ -606,6 +596,15 @@ class HttpClient:
             head = f.read(1024)
         self._check_html(call, response, head, entry)
         return Fetched(entry, None, status, downloaded, False, response.url)
+
+    def _drain(self, call: _Call, response: requests.Response, sink, hasher, status: int) -> None:
+        """Stream the body into ``sink``: over the cap is final, a cut body is retried."""
+        try:
+            _pump(response, sink, hasher, call.limit, cap=False)
+        except _TooLarge as exc:
+            raise self._too_large(call, status, exc.received) from None
+        except _BodyCut as exc:
+            raise _Retry(exc.message) from exc
 
     def _check_length(self, call: _Call, announced: int | None, size: int) -> None:
         if announced is not None and size != announced:

@@ -24,7 +24,7 @@ from rdflib import RDF, XSD, BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, FOAF, SKOS, VOID
 
 from ..schema.generate import SCHEMA_BASE_URL
-from .exporters import LICENCES
+from .exporters import LICENCES, sha256_of
 
 log = logging.getLogger("pana_data")
 
@@ -176,14 +176,6 @@ class _Version:
     entities: int | None
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -222,7 +214,7 @@ def _read_version(out_dir: Path, entry: dict[str, Any], default_licence: str) ->
         if not digest.startswith("sha256:") or "bytes" not in res:
             if not (folder / path).is_file():
                 continue
-            digest, size = f"sha256:{_sha256(folder / path)}", (folder / path).stat().st_size
+            digest, size = f"sha256:{sha256_of(folder / path)}", (folder / path).stat().st_size
         else:
             size = int(res["bytes"])
         files.append(
@@ -246,7 +238,7 @@ def _read_version(out_dir: Path, entry: dict[str, Any], default_licence: str) ->
                 else path
             )
             file = folder / path
-            files.append(_File(path, title, None, file.stat().st_size, _sha256(file)))
+            files.append(_File(path, title, None, file.stat().st_size, sha256_of(file)))
     files.sort(key=lambda f: f.path)
 
     licences = package.get("licenses") or []

@@ -124,7 +124,12 @@ def _write_part(job: tuple) -> int:
     # Workers get actors as plain field dicts: unpickling models would cost more than rendering.
     actors = [SimpleNamespace(**a) if isinstance(a, dict) else a for a in actors]
     rendered = render(release_blocks(actors, members, redirects, sources, base, parts), prefixes)
-    stem = Path(folder) / f".part-{index:06d}"
+    return _save_part(Path(folder), index, rendered)
+
+
+def _save_part(folder: Path, index: int, rendered: Rendered) -> int:
+    """A part's three files; ``_concatenate`` joins them in index order."""
+    stem = folder / f".part-{index:06d}"
     Path(f"{stem}.ttl").write_text(rendered.ttl, encoding="utf-8")
     Path(f"{stem}.jsonld").write_text(rendered.jsonld, encoding="utf-8")
     with (
@@ -179,17 +184,9 @@ def write_release_rdf(
 
 def write_rdf(blocks: Iterable[Block], folder: Path, prefixes: dict[str, str]) -> int:
     """Write the three files from blocks in one part (small graphs, tests)."""
-    rendered = render(blocks, prefixes)
-    stem = folder / ".part-000000"
-    Path(f"{stem}.ttl").write_text(rendered.ttl, encoding="utf-8")
-    Path(f"{stem}.jsonld").write_text(rendered.jsonld, encoding="utf-8")
-    with (
-        open(f"{stem}.nt.gz", "wb") as raw,
-        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=GZIP_LEVEL) as f,
-    ):
-        f.write(rendered.nt)
+    count = _save_part(folder, 0, render(blocks, prefixes))
     _concatenate(folder, 1, prefixes)
-    return rendered.count
+    return count
 
 
 def _concatenate(folder: Path, parts: int, prefixes: dict[str, str]) -> None:
