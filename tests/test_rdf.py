@@ -261,6 +261,13 @@ def test_parallel_rendering_writes_the_same_bytes(tmp_path, monkeypatch):
     for name in writers.FILES:
         assert (serial / name).read_bytes() == (parallel / name).read_bytes(), name
     assert sorted(p.name for p in parallel.iterdir()) == sorted(writers.FILES)  # parts removed
+    # Parts (actors, records by chunks, absorbed ids, sources) change nothing: the same bytes
+    # as one render of every block (gzip members aside).
+    whole = write_all(release_blocks(actors, members, redirects, sources), tmp_path / "whole")
+    for name in ("actors.ttl", "actors.jsonld"):
+        assert (parallel / name).read_bytes() == whole[name], name
+    nt = gzip.decompress((parallel / "actors.nt.gz").read_bytes())
+    assert nt == gzip.decompress(whole["actors.nt.gz"])
     # A multi-member gzip stream is one N-Triples document.
     dump = gzip.decompress((parallel / "actors.nt.gz").read_bytes())
     assert isomorphic(Graph().parse(data=dump, format="nt"), to_rdflib(expected))

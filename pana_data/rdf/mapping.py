@@ -197,7 +197,8 @@ def safe_iri(value: str) -> str | None:
 
 def decimal(value: float) -> str:
     """An xsd:decimal lexical form (``repr`` may give ``1e-05``, which is not one)."""
-    return format(Decimal(repr(float(value))), "f")
+    text = repr(float(value))
+    return format(Decimal(text), "f") if "e" in text or "n" in text else text
 
 
 def _lit(value: object, spec: str | None) -> Lit:
@@ -282,7 +283,8 @@ def actor_blocks(
     date = _lit(actor.date_maj, "xsd:date") if actor.date_maj else None
     for name, predicate in MEMBERSHIP_PREDICATES:
         for code in getattr(actor, name):
-            node = f"{s}#{name}-{quote(_code(code), safe='')}"
+            local = _code(code)
+            node = f"{s}#{name}-{local if SAFE_ID.match(local) else quote(local, safe='')}"
             add((X_HAS_MEMBERSHIP, node))
             body = [(t, C_MEMBERSHIP), (X_MEMBER, s), (predicate, uris.concept(name, _code(code)))]
             if date:
@@ -311,39 +313,49 @@ def actor_triples(
             yield subject, p, o
 
 
-def record_triples(
-    members: dict[str, list[tuple[str, str]]], uris: Uris, prov: Provenance
-) -> Iterator[Triple]:
-    """The source records actors derive from, their sources and harvest activities."""
+def record_blocks(keys: Iterable[tuple[str, str]], uris: Uris, prov: Provenance) -> list[Block]:
+    """The source records actors derive from, sorted by IRI."""
     t = RDF_TYPE
-    seen_sources = set()
-    for keys in members.values():
-        for source_id, record_id in keys:
-            node = uris.record(source_id, record_id)
-            yield node, t, _x("prov:Entity")
-            yield node, _x("dct:source"), uris.source(source_id)
-            info = prov.sources.get(source_id) or {}
-            if info.get("sha256"):
-                yield node, _x("prov:wasGeneratedBy"), uris.harvest(source_id, info["sha256"])
-            seen_sources.add(source_id)
-    for source_id in sorted(seen_sources):
+    entity, source = _x("prov:Entity"), _x("dct:source")
+    generated = _x("prov:wasGeneratedBy")
+    grouped: dict[str, list[tuple[str, object]]] = {}
+    for source_id, record_id in keys:
+        node = uris.record(source_id, record_id)
+        if node in grouped:  # a record is described once, however many actors cite it
+            continue
+        pairs = grouped[node] = [(t, entity), (source, uris.source(source_id))]
         info = prov.sources.get(source_id) or {}
-        node = uris.source(source_id)
-        yield node, t, _x("prov:Entity")
-        if info.get("title"):
-            yield node, _x("dct:title"), Lit(info["title"], None, "fr")
-        if info.get("licence"):
-            yield node, _x("dct:license"), Lit(info["licence"])
         if info.get("sha256"):
-            activity = uris.harvest(source_id, info["sha256"])
-            yield activity, t, _x("prov:Activity")
+            pairs.append((generated, uris.harvest(source_id, info["sha256"])))
+    return sorted(grouped.items())
+
+
+def source_blocks(source_ids: Iterable[str], uris: Uris, prov: Provenance) -> list[Block]:
+    """The sources and their harvest activities, sorted by IRI."""
+    t = RDF_TYPE
+    blocks: list[Block] = []
+    for source_id in sorted(set(source_ids)):
+        info = prov.sources.get(source_id) or {}
+        body: list[tuple[str, object]] = [(t, _x("prov:Entity"))]
+        if info.get("title"):
+            body.append((_x("dct:title"), Lit(info["title"], None, "fr")))
+        if info.get("licence"):
+            body.append((_x("dct:license"), Lit(info["licence"])))
+        blocks.append((uris.source(source_id), body))
+        if info.get("sha256"):
+            activity: list[tuple[str, object]] = [(t, _x("prov:Activity"))]
             url = info.get("url") or ""
             if url.startswith(("http://", "https://")):
-                yield activity, _x("prov:used"), url
+                activity.append((_x("prov:used"), url))
             elif url:
-                yield activity, _x("dct:source"), Lit(url)
+                activity.append((_x("dct:source"), Lit(url)))
             if info.get("fetched_at"):
-                yield activity, _x("prov:endedAtTime"), Lit(info["fetched_at"], XSD + "dateTime")
+                activity.append((_x("prov:endedAtTime"), Lit(info["fetched_at"], XSD + "dateTime")))
+            blocks.append((uris.harvest(source_id, info["sha256"]), activity))
+    return sorted(blocks)
+
+
+PARTS = ("actors", "redirects", "records", "sources")
 
 
 def release_blocks(
@@ -352,26 +364,26 @@ def release_blocks(
     redirects: Iterable[dict[str, Any]] = (),
     sources: Iterable[dict[str, Any]] = (),
     base: str = DEFAULT_BASE,
-    parts: tuple[str, ...] = ("actors", "rest"),
+    parts: tuple[str, ...] = PARTS,
 ) -> Iterator[Block]:
     """Every subject block of a release in a fixed order: actors by id, absorbed ids, then the
-    records, sources and harvests. The same release gives the same blocks, so the files diff
-    cleanly from one version to the next. ``parts`` picks the actors' blocks, the rest, or both
-    (the parallel writer renders chunks of actors apart)."""
+    records, then the sources and harvests (each sorted by IRI). The same release gives the same
+    blocks, so the files diff cleanly from one version to the next. ``parts`` picks some of
+    them: the parallel writer renders actors and records by chunks (the records part renders
+    every record of ``members``, the sources part the sources those records come from)."""
     uris = Uris(base)
     prov = Provenance({s["source_id"]: s for s in sources})
     if "actors" in parts:
         for actor in sorted(actors, key=lambda a: a.id):
             yield from actor_blocks(actor, members.get(actor.id, []), uris, prov)
-    if "rest" not in parts:
-        return
-    for r in sorted(redirects, key=lambda r: r["old_id"]):
-        yield uris.actor(r["old_id"]), [(_x("dct:isReplacedBy"), uris.actor(r["new_id"]))]
-    grouped: dict[str, list[tuple[str, object]]] = {}
-    for s, p, o in record_triples(members, uris, prov):
-        grouped.setdefault(s, []).append((p, o))
-    for subject in sorted(grouped):
-        yield subject, grouped[subject]
+    if "redirects" in parts:
+        for r in sorted(redirects, key=lambda r: r["old_id"]):
+            yield uris.actor(r["old_id"]), [(_x("dct:isReplacedBy"), uris.actor(r["new_id"]))]
+    if "records" in parts:
+        yield from record_blocks((k for keys in members.values() for k in keys), uris, prov)
+    if "sources" in parts:
+        seen = {source_id for keys in members.values() for source_id, _ in keys}
+        yield from source_blocks(seen, uris, prov)
 
 
 def release_triples(
