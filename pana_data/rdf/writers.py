@@ -2,8 +2,9 @@
 published ``@context``, rendered together from the same subject blocks. Rendering is plain string
 work on IRIs made valid upstream (``mapping.safe_iri``, quoted ids), every IRI and predicate
 rendered once per part. A large release is cut into parts (actors, records), rendered by worker
-processes and joined in order, so the bytes never depend on the parts or the processes. The tests parse every file with pyoxigraph and rdflib. rdflib graphs
-are built only for the vocabulary, the shapes and the tests."""
+processes and joined in order, so the bytes never depend on the parts or the processes. The
+tests parse every file with pyoxigraph and rdflib. rdflib graphs are built only for the
+vocabulary, the shapes and the tests."""
 
 from __future__ import annotations
 
