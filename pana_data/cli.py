@@ -148,6 +148,57 @@ def dedup_train(
     typer.echo(f"trained {ws.model}")
 
 
+PublishedOption = Annotated[
+    Path, typer.Option("--out", "-o", help="Publication folder holding the versions.")
+]
+
+
+@app.command("versions")
+def versions_list(out: PublishedOption = Path("published")) -> None:
+    """List the published versions: id, date, schema version, actors, changes, latest."""
+    from .publish.versions import read_versions
+
+    versions = read_versions(out)
+    if not versions["versions"]:
+        typer.echo(f"no version in {out}", err=True)
+        raise typer.Exit(1)
+    for v in versions["versions"]:
+        changes = v["counts"].get("changes") or {}
+        delta = " ".join(f"{op} {changes[op]}" for op in ("ADD", "MOD", "DEL") if op in changes)
+        latest = "  (latest)" if v["id"] == versions["latest"] else ""
+        typer.echo(
+            f"{v['id']}  {v['published_at']}  schema {v['schema_version']}  "
+            f"{v['counts']['actors']} actors  {delta}{latest}".rstrip()
+        )
+
+
+@app.command("diff")
+def versions_diff(
+    old: Annotated[str, typer.Argument(help="The earlier version.")],
+    new: Annotated[str, typer.Argument(help="The later version.")],
+    out: PublishedOption = Path("published"),
+    jsonl: Annotated[
+        bool, typer.Option("--jsonl", help="One JSON line per changed actor, as changes.jsonl.")
+    ] = False,
+) -> None:
+    """What changed between two versions: the summary of their CHANGELOG.md, or the lines of
+    changes.jsonl."""
+    from .publish import changes
+
+    folders = [out / old, out / new]
+    for folder in folders:
+        if not (folder / "actors.json").exists():
+            typer.echo(f"error: no version {folder.name} in {out}", err=True)
+            raise typer.Exit(1)
+    before, after = (changes.read_actors(f) for f in folders)
+    diff = changes.diff(before, after)
+    if jsonl:
+        typer.echo(changes.jsonl(diff), nl=False)
+        return
+    redirects = changes.read_redirects(folders[1])
+    typer.echo(changes.summary(diff, before, after, old, new, redirects), nl=False)
+
+
 SparqlOutOption = Annotated[
     Path, typer.Option("--out", "-o", help="Publication folder holding the versions.")
 ]

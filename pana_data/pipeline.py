@@ -7,6 +7,8 @@ registers -> publish. Each stage reads what the previous one wrote. ``run_pipeli
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,7 @@ from .geocode import geocode_records
 from .harvest import Harvest, harvest
 from .http import HttpClient
 from .publish import publish
+from .publish.versions import read_versions
 from .registers import drop_register, enrich, load_register, register_tables, stage_register
 from .schema import SourceRecord
 from .sources import code_matches, parse_kind
@@ -51,6 +54,12 @@ class Workspace:
     @property
     def staged(self) -> Path:
         return self.work / "staged"
+
+    @property
+    def last_run(self) -> Path:
+        """The last run's sources (status, rows, bytes downloaded) and the version it left
+        latest, written even when no new version was needed."""
+        return self.work / "last_run.json"
 
     @property
     def model(self) -> Path:
@@ -276,6 +285,7 @@ def publish_stage(
         else:
             info["status"] = "ok"
         sources.append(info)
+    latest_before = read_versions(ws.out_dir).get("latest")
     inputs = {
         "actors": dedup.actors,
         "members": dedup.members,
@@ -294,7 +304,15 @@ def publish_stage(
         "catalog_contact_email": catalog.contact_email,
         "code_matches": code_matches(),
     }
-    return publish(inputs, ws.out_dir)
+    version = publish(inputs, ws.out_dir)
+    run = {
+        "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "version": version.name,
+        "new_version": version.name != latest_before,
+        "sources": sources,
+    }
+    ws.last_run.write_text(json.dumps(run, ensure_ascii=False, indent=2, default=str) + "\n")
+    return version
 
 
 def run_pipeline(catalog_path: str | Path | None = None, out_dir: str | Path = DEFAULT_OUT) -> Path:

@@ -46,13 +46,33 @@ def tool(name: str) -> str | None:
 
 
 def published_texts(folder: Path) -> list[tuple[str, str]]:
-    """(name, text) of every file of a published version, gzipped files decompressed."""
+    """(name, text) of every file of a published version, gzipped files decompressed, Parquet
+    files as the CSV of their rows (read by DuckDB)."""
     import gzip
+
+    import duckdb
 
     out = []
     for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        if path.suffix == ".parquet":
+            rows = duckdb.sql(f"SELECT * FROM read_parquet('{path}')").fetchall()
+            out.append((path.name, "\n".join(",".join(map(str, row)) for row in rows)))
+            continue
         data = path.read_bytes()
         if path.suffix == ".gz":
             data = gzip.decompress(data)
         out.append((path.name, data.decode("utf-8")))
     return out
+
+
+def changed_demo(folder: Path) -> Path:
+    """A copy of the bundled demo where the Maison de la Vie Associative of Bourg-en-Bresse has a
+    new phone number: the smallest change a partner sends. Returns the catalog's path."""
+    demo = ROOT / "pana_data" / "demo"
+    shutil.copytree(demo, folder)
+    data = folder / "data" / "rnma_annuaire_maisons_associations.csv"
+    text = data.read_bytes()
+    old = b";04.74.45.12.34;"
+    assert text.count(old) == 1
+    data.write_bytes(text.replace(old, b";04.74.45.12.99;"))
+    return folder / "catalog.yaml"

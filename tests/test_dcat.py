@@ -15,7 +15,7 @@ from rdflib.namespace import DCTERMS, FOAF, SH, VOID
 
 from pana_data.pipeline import run_pipeline
 from pana_data.publish.dcat import CatalogMeta, catalog_graph, write_catalog
-from tests.helpers import FIXTURES, tool
+from tests.helpers import FIXTURES, changed_demo, tool
 
 SHAPES = FIXTURES / "dcat-ap"
 DCAT = Namespace("http://www.w3.org/ns/dcat#")
@@ -57,10 +57,12 @@ DATES_SHAPES = """
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
-    """Two demo releases in one folder: ``publish`` writes the catalog after each."""
-    out = tmp_path_factory.mktemp("dcat") / "out"
+    """Two demo releases in one folder (the second with a change): ``publish`` writes the
+    catalog after each."""
+    tmp = tmp_path_factory.mktemp("dcat")
+    out = tmp / "out"
     run_pipeline(None, out)
-    run_pipeline(None, out)
+    run_pipeline(changed_demo(tmp / "demo"), out)
     return out
 
 

@@ -162,14 +162,16 @@ def test_turtle_passes_rapper(demo_release):
     assert "returned" in result.stderr and " 0 triples" not in result.stderr
 
 
-def test_second_run_keeps_ids_and_adds_a_version(demo_release, tmp_path):
+def test_second_run_on_unchanged_input_makes_no_new_version(demo_release, tmp_path):
     out = tmp_path / "out"
     first = run_pipeline(None, out)
     second = run_pipeline(None, out)
-    assert first.name != second.name and (first / "actors.csv").exists()
-    ids = [sorted(r["id"] for r in read_csv(v / "actors.csv")) for v in (first, second)]
-    assert ids[0] == ids[1]
-    assert json.loads((out / "versions.json").read_text())["latest"] == second.name
+    assert first == second and (first / "actors.csv").exists()
+    versions = json.loads((out / "versions.json").read_text())
+    assert [v["id"] for v in versions["versions"]] == [first.name] == [versions["latest"]]
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == sorted(
+        [first.name, "latest", "versions.json", "catalog.ttl", "catalog.jsonld", "work"]
+    )
 
 
 def write_catalog(tmp_path: Path, sources: list[dict]) -> Path:
@@ -219,6 +221,8 @@ def test_failing_source_does_not_block_the_others(tmp_path):
     run_pipeline(catalog, tmp_path / "out")
     (tmp_path / "data" / "absent.csv").write_bytes(b"\x00garbage")
     catalog.write_text(catalog.read_text().replace("Structure", "Nom"))
+    lieux = (tmp_path / "data" / "lieux.csv").read_bytes()  # a change, so that a version is made
+    (tmp_path / "data" / "lieux.csv").write_bytes(lieux.replace(b"+33180059880", b"+33180059881"))
     third = run_pipeline(catalog, tmp_path / "out")
     status = {s["source_id"]: s for s in json.loads((third / "report.json").read_text())["sources"]}
     assert status["absent"]["status"] == "stale"
@@ -312,7 +316,11 @@ def test_a_source_whose_rows_are_all_rejected_keeps_its_last_good_harvest(tmp_pa
     first = run_pipeline(catalog, tmp_path / "out")
     broken = [{**row, "code_postal": "870"} for row in good]  # every row now invalid
     (tmp_path / "lieux.csv").write_bytes(lamednum_csv(broken))
+    assert run_pipeline(catalog, tmp_path / "out") == first  # same content: no new version
+    # Another source changes: the new version keeps lieux's last good harvest, marked stale.
+    (tmp_path / "autre.csv").write_bytes(lamednum_csv([{"id": "z", "nom": "Autre lieu"}]))
     second = run_pipeline(catalog, tmp_path / "out")
+    assert second != first
     status = {
         s["source_id"]: s for s in json.loads((second / "report.json").read_text())["sources"]
     }

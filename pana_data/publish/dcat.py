@@ -78,6 +78,11 @@ FILE_TYPES: list[tuple[str, tuple[str, str | None, str | None]]] = [
     (".ttl", ("text/turtle", "RDF_TURTLE", None)),
     (".nt", ("application/n-triples", "RDF_N_TRIPLES", None)),
     (".gz", ("application/gzip", "GZIP", None)),
+    (".geojson", ("application/geo+json", "GEOJSON", None)),
+    (".parquet", ("application/vnd.apache.parquet", "PARQUET", None)),
+    # The EU file types have no JSON Lines nor Markdown: both are text.
+    (".jsonl", ("application/x-ndjson", "TXT", None)),
+    (".md", ("text/markdown", "TXT", None)),
 ]
 FILE_TYPE_LABELS = {
     "CSV": "CSV",
@@ -86,6 +91,9 @@ FILE_TYPE_LABELS = {
     "RDF_TURTLE": "RDF Turtle",
     "RDF_N_TRIPLES": "RDF N-Triples",
     "GZIP": "GZIP",
+    "GEOJSON": "GeoJSON",
+    "PARQUET": "Parquet",
+    "TXT": "Text",
 }
 
 # Licence name -> adms licence types (dct:type of the dct:LicenseDocument).

@@ -4,8 +4,11 @@ declares what the data package says of that file (media type, title, Table Schem
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import json
+import types
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +22,7 @@ from ..rdf import (
 )
 from ..schema import MULTI_SEPARATOR, SCHEMA_VERSION, Actor
 from ..schema.generate import table_schema
+from . import changes
 
 LICENCES = {
     "etalab-2.0": {
@@ -63,6 +67,25 @@ class Release:
     catalog_contact_email: str | None = None
     code_matches: dict[str, Any] = field(default_factory=dict)  # kind -> field -> {value: code}
     rdf_triples: int | None = None  # set once the RDF files are written
+    previous_version: str | None = None  # the latest version before this one
+    previous_actors: dict[str, dict[str, Any]] = field(default_factory=dict)  # its actors.json
+    _rows: list[dict[str, Any]] | None = None
+    _changes: list[dict[str, Any]] | None = None
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The actors as ``actors.json`` holds them (every column, JSON values), by id."""
+        if self._rows is None:
+            columns = Actor.columns()
+            dumped = (a.model_dump(mode="json") for a in self.actors)
+            self._rows = sorted(({c: d[c] for c in columns} for d in dumped), key=_by_id)
+        return self._rows
+
+    def changes(self) -> list[dict[str, Any]]:
+        """Every actor added, modified or deleted since the previous version."""
+        if self._changes is None:
+            after = {row["id"]: row for row in self.rows()}
+            self._changes = changes.diff(self.previous_actors, after)
+        return self._changes
 
     def write_rdf(self) -> int:
         """Write the three RDF files in one pass, once for the three exporters."""
@@ -93,7 +116,7 @@ class Exporter:
 
     @property
     def resource_name(self) -> str:
-        return self.filename.replace("_", "-").replace(".", "-")
+        return self.filename.lower().replace("_", "-").replace(".", "-")
 
 
 EXPORTERS: dict[str, Exporter] = {}
@@ -107,6 +130,10 @@ def exporter(
         return func
 
     return decorate
+
+
+def _by_id(row: dict[str, Any]) -> str:
+    return row["id"]
 
 
 def _cell(value: Any) -> str:
@@ -147,15 +174,100 @@ ISSUE_COLUMNS = ["source_id", "record_id", "field", "reason"]
 
 @exporter("actors.csv", "text/csv", "Acteurs PANA (CSV)", _actors_table_schema)
 def export_csv(release: Release) -> None:
-    rows = [a.model_dump(mode="json") for a in release.actors]
-    _write_csv(release.folder / "actors.csv", Actor.columns(), rows)
+    _write_csv(release.folder / "actors.csv", Actor.columns(), release.rows())
 
 
 @exporter("actors.json", "application/json", "Acteurs PANA (JSON, schéma actor.schema.json)")
 def export_json(release: Release) -> None:
-    data = [{c: a.model_dump(mode="json")[c] for c in Actor.columns()} for a in release.actors]
-    text = json.dumps(data, ensure_ascii=False, indent=1)
+    text = json.dumps(release.rows(), ensure_ascii=False, indent=1)
     (release.folder / "actors.json").write_text(text + "\n", encoding="utf-8")
+
+
+def _sql_type(annotation: Any) -> str:
+    """The DuckDB type of a model field: lists stay lists (VARCHAR[]) in Parquet."""
+    kind = annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):  # X | None
+        kind = next(a for a in typing.get_args(annotation) if a is not type(None))
+    if typing.get_origin(kind) is list:
+        return "VARCHAR[]"
+    return {float: "DOUBLE", dt.date: "DATE", int: "BIGINT"}.get(kind, "VARCHAR")
+
+
+def _duckdb_actors(release: Release):
+    """A DuckDB connection holding the release's actors (from its actors.json, typed by the
+    model), for the formats DuckDB writes."""
+    import duckdb
+
+    source = release.folder / "actors.json"
+    if not source.exists():
+        export_json(release)
+    columns = {c: _sql_type(Actor.model_fields[c].annotation) for c in Actor.columns()}
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE actors AS SELECT * FROM read_json(?, format = 'array', columns = ?)",
+        [str(source), columns],
+    )
+    return con
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+@exporter("actors.parquet", "application/vnd.apache.parquet", "Acteurs PANA (Parquet)")
+def export_parquet(release: Release) -> None:
+    con = _duckdb_actors(release)
+    try:
+        target = _sql_path(release.folder / "actors.parquet")
+        con.execute(f"COPY (SELECT * FROM actors ORDER BY id) TO '{target}' (FORMAT parquet)")
+    finally:
+        con.close()
+
+
+@exporter(
+    "actors.geojson",
+    "application/geo+json",
+    "Acteurs PANA géolocalisés (GeoJSON, points)",
+)
+def export_geojson(release: Release) -> None:
+    """A FeatureCollection of the actors with coordinates; every other column a property."""
+    con = _duckdb_actors(release)
+    properties = ", ".join(
+        f"{c} := {c}" for c in Actor.columns() if c not in ("latitude", "longitude")
+    )
+    try:
+        target = _sql_path(release.folder / "actors.geojson")
+        con.execute(
+            f"""COPY (
+              SELECT 'FeatureCollection' AS type, coalesce(list(struct_pack(
+                  type := 'Feature', id := id,
+                  geometry := struct_pack(type := 'Point', coordinates := [longitude, latitude]),
+                  properties := struct_pack({properties})) ORDER BY id), []) AS features
+              FROM actors WHERE latitude IS NOT NULL AND longitude IS NOT NULL
+            ) TO '{target}' (FORMAT json)"""
+        )
+    finally:
+        con.close()
+
+
+@exporter("changes.jsonl", "application/x-ndjson", "Changements depuis la version précédente")
+def export_changes(release: Release) -> None:
+    (release.folder / "changes.jsonl").write_text(
+        changes.jsonl(release.changes()), encoding="utf-8"
+    )
+
+
+@exporter("CHANGELOG.md", "text/markdown", "Résumé des changements depuis la version précédente")
+def export_changelog(release: Release) -> None:
+    text = changes.summary(
+        release.changes(),
+        release.previous_actors,
+        {row["id"]: row for row in release.rows()},
+        release.previous_version,
+        release.version,
+        release.redirects,
+    )
+    (release.folder / "CHANGELOG.md").write_text(text, encoding="utf-8")
 
 
 @exporter("actors.ttl", "text/turtle", "Acteurs PANA (RDF Turtle, trié)")
@@ -302,7 +414,7 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_datapackage(release: Release) -> None:
+def write_datapackage(release: Release) -> dict[str, Any]:
     """Frictionless data package describing every written file, hashes included."""
     resources = []
     for filename in release.written:
@@ -340,3 +452,4 @@ def write_datapackage(release: Release) -> None:
     }
     text = json.dumps(package, ensure_ascii=False, indent=2)
     (release.folder / "datapackage.json").write_text(text + "\n", encoding="utf-8")
+    return package
