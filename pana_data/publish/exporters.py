@@ -75,9 +75,7 @@ class Release:
     def rows(self) -> list[dict[str, Any]]:
         """The actors as ``actors.json`` holds them (every column, JSON values), by id."""
         if self._rows is None:
-            columns = Actor.columns()
-            dumped = (a.model_dump(mode="json") for a in self.actors)
-            self._rows = sorted(({c: d[c] for c in columns} for d in dumped), key=_by_id)
+            self._rows = actor_rows(self.actors)
         return self._rows
 
     def changes(self) -> list[dict[str, Any]]:
@@ -130,6 +128,13 @@ def exporter(
         return func
 
     return decorate
+
+
+def actor_rows(actors: list[Actor]) -> list[dict[str, Any]]:
+    """Actors as ``actors.json`` holds them: every column, JSON values, by id."""
+    columns = Actor.columns()
+    dumped = (a.model_dump(mode="json") for a in actors)
+    return sorted(({c: d[c] for c in columns} for d in dumped), key=_by_id)
 
 
 def _by_id(row: dict[str, Any]) -> str:

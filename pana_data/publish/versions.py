@@ -26,7 +26,7 @@ from typing import Any
 from ..schema import SCHEMA_VERSION, Actor
 from .changes import read_actors
 from .dcat import CatalogMeta, write_catalog
-from .exporters import EXPORTERS, Release, sha256_of, write_datapackage
+from .exporters import EXPORTERS, Release, actor_rows, sha256_of, write_datapackage
 
 log = logging.getLogger("pana_data")
 VERSIONS_FILE = "versions.json"
@@ -52,13 +52,13 @@ def publishing_lock(out_dir: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def content_sha256(inputs: dict) -> str:
-    """The canonical content of a release: its actors, their records, absorbed ids and
-    rejects. Harvest dates and other metadata are not content."""
-    rows = sorted((a.model_dump(mode="json") for a in inputs["actors"]), key=lambda row: row["id"])
+def content_sha256(inputs: dict, rows: list[dict[str, Any]]) -> str:
+    """The canonical content of a release: its actors (``rows``, as ``actors.json`` holds
+    them), their records, absorbed ids and rejects. Harvest dates and other metadata are not
+    content."""
     canonical = {
         "schema": SCHEMA_VERSION,
-        "actors": [{c: row[c] for c in Actor.columns()} for row in rows],
+        "actors": rows,
         "members": {k: sorted(map(list, v)) for k, v in sorted(inputs["members"].items())},
         "redirects": sorted((r["old_id"], r["new_id"]) for r in inputs.get("redirects", [])),
         "rejects": sorted(
@@ -121,13 +121,14 @@ def publish(release_inputs: dict[str, Any], out_dir: str | Path) -> Path:
     with publishing_lock(out_dir):
         _remove_leftovers(out_dir)
         versions = read_versions(out_dir)
-        digest = content_sha256(release_inputs)
+        rows = actor_rows(release_inputs["actors"])
+        digest = content_sha256(release_inputs, rows)
         latest = versions.get("latest")
         entry = next((v for v in versions["versions"] if v["id"] == latest), None)
         if entry and entry.get("content_sha256") == digest:
             log.info("content unchanged since %s: no new version", latest)
             return out_dir / latest
-        return _publish(release_inputs, out_dir, versions, digest)
+        return _publish(release_inputs, out_dir, versions, digest, rows)
 
 
 VERSION_ID = re.compile(r"^\d{4}-\d{2}-\d{2}(-\d+)?$")
@@ -148,7 +149,9 @@ def _remove_leftovers(out_dir: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def _publish(inputs: dict[str, Any], out_dir: Path, versions: dict, digest: str) -> Path:
+def _publish(
+    inputs: dict[str, Any], out_dir: Path, versions: dict, digest: str, rows: list[dict]
+) -> Path:
     version = next_version(out_dir)
     build = out_dir / f".build-{version}-{os.getpid()}"
     build.mkdir()
@@ -158,6 +161,7 @@ def _publish(inputs: dict[str, Any], out_dir: Path, versions: dict, digest: str)
         folder=build,
         previous_version=previous,
         previous_actors=read_actors(out_dir / previous) if previous else {},
+        _rows=rows,
         **inputs,
     )
     try:
