@@ -11,7 +11,7 @@ import typer
 
 from pana_data.catalog import CatalogError, load_catalog
 from pana_data.cli import CatalogOption, app
-from pana_data.pipeline import DEFAULT_OUT, NothingToPublish, run_pipeline
+from pana_data.pipeline import DEFAULT_OUT, NothingToPublish, Workspace, run_pipeline
 
 
 @app.command()
@@ -43,12 +43,17 @@ def run(
 def print_summary(version: Path) -> None:
     """What a maintainer wants to see after a run: where, how many, and which sources failed."""
     report = json.loads((version / "report.json").read_text(encoding="utf-8"))
-    typer.echo(f"published {version}")
+    last_run = Workspace(version.parent).last_run
+    run = json.loads(last_run.read_text(encoding="utf-8")) if last_run.exists() else {}
+    if run.get("new_version") is False:
+        typer.echo(f"unchanged since {version.name}: no new version, {version} stays the latest")
+    else:
+        typer.echo(f"published {version}")
     typer.echo(
         f"  {report['actors']} actors from {report['records']} records; "
         f"{report['rejected_records']} rejected, {report['warnings']} warnings"
     )
-    for source in report["sources"]:
+    for source in run.get("sources") or report["sources"]:  # this run's, not the version's
         line = f"  {source['status']:<6} {source['source_id']}"
         enriched = report.get("registers", {}).get(source["source_id"])
         if source.get("entries") is not None:  # a register: what it verified, what it let in

@@ -213,3 +213,18 @@ def test_kill_9_at_random_points_always_leaves_a_readable_latest(tmp_path, monke
     on_disk = sorted(p.name for p in out.iterdir() if p.is_dir() and p.name[0].isdigit())
     assert on_disk == sorted(listed) and latest == listed[-1]
     assert not [p for p in out.iterdir() if p.name.startswith((".build-", ".versions"))]
+
+
+def test_pana_run_says_when_nothing_changed(tmp_path):
+    from flows.cli import app as run_app
+
+    runner = CliRunner()
+    out = tmp_path / "out"
+    first = runner.invoke(run_app, ["run", "--local", "--out", str(out)])
+    assert first.exit_code == 0, first.output
+    assert first.output.startswith(f"published {out}/")
+    second = runner.invoke(run_app, ["run", "--local", "--out", str(out)])
+    assert second.exit_code == 0, second.output
+    version = read_versions(out)["latest"]
+    assert second.output.startswith(f"unchanged since {version}: no new version")
+    assert "  ok     rnma-maisons-associations" in second.output
