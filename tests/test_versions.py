@@ -154,9 +154,26 @@ def publish_inputs(tmp_path: Path, monkeypatch) -> dict:
 CHILD = """
 import pickle, sys
 from pana_data.publish.versions import publish
-inputs = pickle.load(open(sys.argv[1], "rb"))
-print(publish(inputs, sys.argv[2]), flush=True)
+from pana_data.rdf import writers
+writers.CHUNK = 4  # the demo's actors in parts, rendered by worker processes
+if __name__ == "__main__":
+    inputs = pickle.load(open(sys.argv[1], "rb"))
+    print(publish(inputs, sys.argv[2]), flush=True)
 """
+
+
+def marked_processes(marker: str) -> list[int]:
+    """Processes whose environment holds ``marker`` (workers a publisher started included)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and marker.encode() in (proc / "environ").read_bytes():
+                state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                if state != "Z":
+                    found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
 
 
 def check_latest(out: Path) -> str:
@@ -176,7 +193,8 @@ def check_latest(out: Path) -> str:
 def test_kill_9_at_random_points_always_leaves_a_readable_latest(tmp_path, monkeypatch):
     inputs = publish_inputs(tmp_path, monkeypatch)
     out = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    marker = f"PANA_KILL_TEST={os.getpid()}-{time.time_ns()}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), marker.split("=")[0]: marker.split("=")[1]}
 
     def start(i: int) -> subprocess.Popen:
         actor = inputs["actors"][0]
@@ -213,6 +231,11 @@ def test_kill_9_at_random_points_always_leaves_a_readable_latest(tmp_path, monke
     on_disk = sorted(p.name for p in out.iterdir() if p.is_dir() and p.name[0].isdigit())
     assert on_disk == sorted(listed) and latest == listed[-1]
     assert not [p for p in out.iterdir() if p.name.startswith((".build-", ".versions"))]
+    # Workers of killed publishers exit too: nothing is left running, or writing.
+    deadline = time.monotonic() + 10
+    while marked_processes(marker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert marked_processes(marker) == []
 
 
 def test_pana_run_says_when_nothing_changed(tmp_path):
@@ -228,3 +251,48 @@ def test_pana_run_says_when_nothing_changed(tmp_path):
     version = read_versions(out)["latest"]
     assert second.output.startswith(f"unchanged since {version}: no new version")
     assert "  ok     rnma-maisons-associations" in second.output
+
+
+def test_a_publication_cut_after_versions_json_is_completed_by_the_next_run(tmp_path, monkeypatch):
+    from pana_data.publish import versions as v
+
+    inputs = publish_inputs(tmp_path, monkeypatch)
+    out = tmp_path / "out"
+    first = publish(inputs, out)
+    changed = {**inputs, "licence": "ODbL-1.0"}  # content for the files: a new version
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the process dies after versions.json, before the symlink
+
+    monkeypatch.setattr(v, "_point_latest", killed)
+    with pytest.raises(KeyboardInterrupt):
+        publish(changed, out)
+    latest = read_versions(out)["latest"]
+    assert latest != first.name and os.readlink(out / "latest") == first.name
+    monkeypatch.undo()
+    assert publish(changed, out) == out / latest  # same content: no version, but repaired
+    assert os.readlink(out / "latest") == latest
+    assert f"/{latest}/" in (out / "catalog.ttl").read_text()
+
+
+def test_folders_without_versions_json_are_never_removed(tmp_path, monkeypatch):
+    inputs = publish_inputs(tmp_path, monkeypatch)
+    out = tmp_path / "out"
+    first = publish(inputs, out)
+    (out / "versions.json").unlink()
+    with pytest.raises(PublishError, match="no versions.json"):
+        publish({**inputs, "base_uri": "https://example.org/pana/"}, out)
+    assert (first / "actors.csv").exists()
+
+
+def test_an_unlisted_version_folder_is_set_aside_and_its_id_not_reused(tmp_path, monkeypatch):
+    inputs = publish_inputs(tmp_path, monkeypatch)
+    out = tmp_path / "out"
+    first = publish(inputs, out)
+    orphan = out / f"{first.name}-2"  # renamed into place, then the publisher was killed
+    orphan.mkdir()
+    (orphan / "actors.csv").write_text("partial")
+    second = publish({**inputs, "warnings": []}, out)
+    assert second.name == f"{first.name}-3" and not orphan.exists()
+    assert (out / f".orphan-{first.name}-2" / "actors.csv").read_text() == "partial"
+    assert [x["id"] for x in read_versions(out)["versions"]] == [first.name, second.name]

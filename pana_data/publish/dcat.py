@@ -68,7 +68,7 @@ KEYWORDS = (
 )
 
 # File name suffix -> (IANA media type, EU file type or None, compression media type or None).
-FILE_TYPES: list[tuple[str, tuple[str, str | None, str | None]]] = [
+FILE_TYPES: list[tuple[str, tuple[str | None, str | None, str | None]]] = [
     (".nt.gz", ("application/n-triples", "RDF_N_TRIPLES", "application/gzip")),
     (".ttl.gz", ("text/turtle", "RDF_TURTLE", "application/gzip")),
     (".csv.gz", ("text/csv", "CSV", "application/gzip")),
@@ -81,7 +81,7 @@ FILE_TYPES: list[tuple[str, tuple[str, str | None, str | None]]] = [
     (".geojson", ("application/geo+json", "GEOJSON", None)),
     (".parquet", ("application/vnd.apache.parquet", "PARQUET", None)),
     # The EU file types have no JSON Lines nor Markdown: both are text.
-    (".jsonl", ("application/x-ndjson", "TXT", None)),
+    (".jsonl", (None, "TXT", None)),  # no registered media type either
     (".md", ("text/markdown", "TXT", None)),
 ]
 FILE_TYPE_LABELS = {

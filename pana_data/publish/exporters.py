@@ -208,10 +208,14 @@ def _duckdb_actors(release: Release):
         export_json(release)
     columns = {c: _sql_type(Actor.model_fields[c].annotation) for c in Actor.columns()}
     con = duckdb.connect()
-    con.execute(
-        "CREATE TABLE actors AS SELECT * FROM read_json(?, format = 'array', columns = ?)",
-        [str(source), columns],
-    )
+    try:
+        con.execute(
+            "CREATE TABLE actors AS SELECT * FROM read_json(?, format = 'array', columns = ?)",
+            [str(source), columns],
+        )
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
@@ -419,6 +423,9 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+BINARY = (".gz", ".parquet")
+
+
 def write_datapackage(release: Release) -> dict[str, Any]:
     """Frictionless data package describing every written file, hashes included."""
     resources = []
@@ -430,10 +437,11 @@ def write_datapackage(release: Release) -> dict[str, Any]:
             "path": filename,
             "title": spec.title,
             "mediatype": spec.mediatype,
-            "encoding": "utf-8",
             "bytes": path.stat().st_size,
             "hash": f"sha256:{sha256_of(path)}",
         }
+        if not filename.endswith(BINARY):
+            resource["encoding"] = "utf-8"
         if spec.schema:
             resource.update({"profile": "tabular-data-resource", "format": "csv"})
             resource["schema"] = spec.schema()

@@ -52,19 +52,18 @@ def publishing_lock(out_dir: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+# Inputs that describe a run rather than the content: a new harvest of the same data, a source
+# falling back on its last good harvest, or geocoding answered from the cache make no version.
+NOT_CONTENT = ("actors", "sources", "geocoding", "dedup_stats")
+
+
 def content_sha256(inputs: dict, rows: list[dict[str, Any]]) -> str:
     """The canonical content of a release: its actors (``rows``, as ``actors.json`` holds
-    them), their records, absorbed ids and rejects. Harvest dates and other metadata are not
-    content."""
-    canonical = {
-        "schema": SCHEMA_VERSION,
-        "actors": rows,
-        "members": {k: sorted(map(list, v)) for k, v in sorted(inputs["members"].items())},
-        "redirects": sorted((r["old_id"], r["new_id"]) for r in inputs.get("redirects", [])),
-        "rejects": sorted(
-            json.dumps(r, sort_keys=True, default=str) for r in inputs.get("rejects", [])
-        ),
-    }
+    them) and every other input that reaches a file (records, absorbed ids, rejects, warnings,
+    review, provenance, base URI, licence, catalog metadata), with the schema version and the
+    list of exporters."""
+    canonical = {k: v for k, v in inputs.items() if k not in NOT_CONTENT}
+    canonical.update(schema=SCHEMA_VERSION, exporters=sorted(EXPORTERS), actors=rows)
     text = json.dumps(canonical, ensure_ascii=False, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -74,7 +73,11 @@ def next_version(out_dir: Path, today: dt.date | None = None) -> str:
     base = (today or dt.datetime.now(dt.UTC).date()).isoformat()
     taken = {v["id"] for v in read_versions(out_dir)["versions"]}
     version, n = base, 1
-    while (out_dir / version).exists() or version in taken:
+    while (
+        (out_dir / version).exists()
+        or (out_dir / f".orphan-{version}").exists()
+        or (version in taken)
+    ):
         n += 1
         version = f"{base}-{n}"
     return version
@@ -120,6 +123,8 @@ def publish(release_inputs: dict[str, Any], out_dir: str | Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     with publishing_lock(out_dir):
         _remove_leftovers(out_dir)
+        if not (out_dir / VERSIONS_FILE).exists():  # a first publication: listed from the start
+            _atomic_write(out_dir / VERSIONS_FILE, json.dumps({"latest": None, "versions": []}))
         versions = read_versions(out_dir)
         rows = actor_rows(release_inputs["actors"])
         digest = content_sha256(release_inputs, rows)
@@ -127,26 +132,66 @@ def publish(release_inputs: dict[str, Any], out_dir: str | Path) -> Path:
         entry = next((v for v in versions["versions"] if v["id"] == latest), None)
         if entry and entry.get("content_sha256") == digest:
             log.info("content unchanged since %s: no new version", latest)
+            _finish(out_dir, latest, release_inputs, repair=True)
             return out_dir / latest
         return _publish(release_inputs, out_dir, versions, digest, rows)
 
 
-VERSION_ID = re.compile(r"^\d{4}-\d{2}-\d{2}(-\d+)?$")
+VERSION_ID = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:-(\d+))?$")
+
+
+def _order(version: str) -> tuple[str, int]:
+    """A version id as (date, number): ``2026-11-27-10`` comes after ``2026-11-27-9``."""
+    date, n = VERSION_ID.match(version).groups()
+    return date, int(n or 1)
 
 
 def _remove_leftovers(out_dir: Path) -> None:
-    """What a killed publisher left: a build folder, temporary files, or a version folder moved
-    into place but never listed in versions.json (a version exists once listed). Under the
-    lock, no publisher is at work."""
-    listed = {v["id"] for v in read_versions(out_dir)["versions"]}
+    """What a killed publisher left (under the lock, no publisher is at work): build folders
+    and temporary files are removed; a version folder moved into place but never listed in
+    versions.json (a version exists once listed) is set aside as ``.orphan-<id>``, its id kept
+    from reuse. Only folders newer than the latest listed version can be such leftovers."""
+    versions = read_versions(out_dir)
+    folders = [p for p in out_dir.iterdir() if VERSION_ID.match(p.name) and p.is_dir()]
+    if folders and not (out_dir / VERSIONS_FILE).exists():
+        raise PublishError(
+            f"{out_dir} holds version folders but no {VERSIONS_FILE}: restore it before publishing"
+        )
+    listed = {v["id"] for v in versions["versions"]}
+    newest = max((_order(v) for v in listed), default=("", 0))
     for path in out_dir.iterdir():
-        if path.name.startswith(".build-") or (
-            VERSION_ID.match(path.name) and path.is_dir() and path.name not in listed
-        ):
-            log.warning("removing %s, left by an interrupted publication", path)
+        if path.name.startswith(".build-"):
             shutil.rmtree(path, ignore_errors=True)
+            if path.exists():
+                log.warning("%s could not be removed: is a process still writing in it?", path)
+        elif path in folders and path.name not in listed and _order(path.name) > newest:
+            log.warning("setting %s aside: an interrupted publication never listed it", path)
+            os.replace(path, out_dir / f".orphan-{path.name}")
         elif path.name.startswith(".") and path.name.endswith(".tmp"):
             path.unlink(missing_ok=True)
+
+
+def _finish(out_dir: Path, version: str, inputs: dict[str, Any], repair: bool = False) -> None:
+    """After versions.json names ``version`` latest: the ``latest`` symlink, then the DCAT
+    catalog. With ``repair``, only what a publisher killed after versions.json left behind."""
+    link = out_dir / LATEST
+    if not repair or not link.is_symlink() or os.readlink(link) != version:
+        _point_latest(out_dir, version)
+    catalog = out_dir / "catalog.ttl"
+    stale = not catalog.exists() or (
+        catalog.stat().st_mtime < (out_dir / VERSIONS_FILE).stat().st_mtime
+    )
+    if not repair or stale:
+        write_catalog(  # the DCAT-AP catalog of every version, rebuilt from what is on disk
+            out_dir,
+            CatalogMeta(
+                title=inputs.get("catalog_title", "Catalogue PANA"),
+                publisher=inputs.get("catalog_publisher", "pana-data"),
+                licence=inputs.get("licence", "etalab-2.0"),
+                base_uri=inputs.get("base_uri", "https://w3id.org/pana/"),
+                contact_email=inputs.get("catalog_contact_email"),
+            ),
+        )
 
 
 def _publish(
@@ -205,17 +250,7 @@ def _publish(
     )  # fmt: skip
     versions["latest"] = version
     _atomic_write(out_dir / VERSIONS_FILE, json.dumps(versions, ensure_ascii=False, indent=2))
-    _point_latest(out_dir, version)
-    write_catalog(  # the DCAT-AP catalog of every version, rebuilt from what is on disk
-        out_dir,
-        CatalogMeta(
-            title=release.catalog_title,
-            publisher=inputs.get("catalog_publisher", "pana-data"),
-            licence=release.licence,
-            base_uri=inputs.get("base_uri", "https://w3id.org/pana/"),
-            contact_email=inputs.get("catalog_contact_email"),
-        ),
-    )
+    _finish(out_dir, version, inputs)
     return target
 
 

@@ -15,6 +15,8 @@ import multiprocessing
 import os
 import re
 import shutil
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -299,8 +301,9 @@ def _write_parallel(jobs: Iterator[tuple], workers: int, folder: Path, prefixes:
     """Parts rendered by workers as soon as they are cut, each appended to the files here once
     the parts before it are done."""
     context = multiprocessing.get_context("forkserver")
-    # Workers only render (see ``_paused_gc``), from the moment they unpickle their part.
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=gc.disable)
+    pool = ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_worker_start, initargs=(os.getpid(),)
+    )
     with pool, _Joined(folder, prefixes) as out:
         futures = {job[0]: pool.submit(_write_part, job) for job in jobs}
         count = 0
@@ -308,6 +311,32 @@ def _write_parallel(jobs: Iterator[tuple], workers: int, folder: Path, prefixes:
             count += futures[index].result()
             out.append(index)
     return count
+
+
+def _worker_start(publisher: int) -> None:
+    """A worker only renders (see ``_paused_gc``), from the moment it unpickles its part, and
+    exits when the process that asked for the parts is gone (killed: nobody would join them)."""
+    gc.disable()
+    threading.Thread(target=_exit_with, args=(publisher,), daemon=True).start()
+
+
+def _exit_with(publisher: int) -> None:
+    while _alive(publisher):
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed process not yet reaped by its parent is a zombie: gone all the same
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
 
 
 def write_rdf(blocks: Iterable[Block], folder: Path, prefixes: dict[str, str]) -> int:
@@ -325,10 +354,14 @@ class _Joined:
     def __init__(self, folder: Path, prefixes: dict[str, str]):
         used = dict(sorted(prefixes.items()))
         self.folder = folder
-        self.files = {
-            suffix: (folder / f"actors{suffix}").open("wb", buffering=0)
-            for suffix in (".ttl", ".jsonld", ".nt.gz")
-        }
+        self.files: dict[str, Any] = {}
+        try:
+            for suffix in (".ttl", ".jsonld", ".nt.gz"):
+                self.files[suffix] = (folder / f"actors{suffix}").open("wb", buffering=0)
+        except BaseException:
+            for out in self.files.values():
+                out.close()
+            raise
         self.files[".ttl"].write(
             "".join(f"@prefix {k}: <{v}> .\n" for k, v in used.items()).encode()
         )
