@@ -75,5 +75,5 @@ def pipeline(catalog_path: str | None = None, out_dir: str = str(lib.DEFAULT_OUT
     geocoding = geocode(catalog, ws)
     dedup = enrich(catalog, ws, deduplicate(catalog, ws))
     version = publish(catalog, ws, dedup, failures, geocoding)
-    logger.info("published %s", version)
+    logger.info("latest version: %s", version)
     return version
