@@ -4,11 +4,20 @@ never one task per record."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
 
 from pana_data import pipeline as lib
+from pana_data import runs
 from pana_data.catalog import Catalog, load_catalog
 from pana_data.harvest import Harvest
 
@@ -50,7 +59,49 @@ def publish(
     return str(lib.publish_stage(catalog, ws, dedup, failures, geocoding))
 
 
-@flow(name="pana-pipeline")
+@task
+def report(ws: lib.Workspace, version: str) -> None:
+    """The run's artifacts: one report per source, the actors changed, the version's link."""
+    run = json.loads(ws.last_run.read_text(encoding="utf-8"))
+    for source in run["sources"]:
+        create_markdown_artifact(
+            runs.source_markdown(source),
+            key=f"source-{_key(source['source_id'])}",
+            description=f"{source['source_id']}: {runs.outcome(source)}",
+        )
+    create_table_artifact(
+        runs.change_rows(Path(version), run["new_version"]),
+        key="actor-changes",
+        description="Actors added, modified or deleted by this run"
+        + ("" if run["new_version"] else " (none: no new version)"),
+    )
+    create_link_artifact(
+        Path(version).resolve().as_uri(),
+        link_text=f"version {run['version']}",
+        key="published-version",
+        description="The latest published version",
+    )
+
+
+def _key(text: str) -> str:
+    """An artifact key: lowercase letters, digits and dashes."""
+    return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-") or "source"
+
+
+def notify_failure(flow, flow_run, state) -> None:
+    """``on_failure`` hook: POST the failure to ``PANA_WEBHOOK_URL`` when it is set."""
+    url = os.environ.get("PANA_WEBHOOK_URL")
+    if not url:
+        return
+    payload = {"flow": flow.name, "flow_run": flow_run.name, "flow_run_id": str(flow_run.id),
+               "state": state.name, "message": state.message}  # fmt: skip
+    try:
+        runs.post_webhook(url, payload)
+    except Exception as exc:  # noqa: BLE001 - a broken webhook must not hide the failure
+        get_run_logger().error("webhook %s failed: %s", url, exc)
+
+
+@flow(name="pana-pipeline", on_failure=[notify_failure])
 def pipeline(catalog_path: str | None = None, out_dir: str = str(lib.DEFAULT_OUT)) -> str:
     """Harvest every source concurrently, load what succeeded, deduplicate, publish a version.
 
@@ -75,5 +126,6 @@ def pipeline(catalog_path: str | None = None, out_dir: str = str(lib.DEFAULT_OUT
     geocoding = geocode(catalog, ws)
     dedup = enrich(catalog, ws, deduplicate(catalog, ws))
     version = publish(catalog, ws, dedup, failures, geocoding)
+    report(ws, version)
     logger.info("latest version: %s", version)
     return version

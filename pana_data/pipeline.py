@@ -24,6 +24,7 @@ from .http import HttpClient
 from .publish import publish
 from .publish.versions import read_versions
 from .registers import drop_register, enrich, load_register, register_tables, stage_register
+from .runs import rejects_by_reason
 from .schema import SourceRecord
 from .sources import code_matches, parse_kind
 from .store import connect, fetch_dicts, harvest_summaries, load_source
@@ -305,6 +306,9 @@ def publish_stage(
         "code_matches": code_matches(),
     }
     version = publish(inputs, ws.out_dir)
+    reasons = rejects_by_reason(rejects)
+    for info in sources:
+        info["rejects_by_reason"] = reasons.get(info["source_id"], {})
     run = {
         "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "version": version.name,

@@ -26,6 +26,7 @@ ALLOWED = {
     "publish": {"rdf", "schema"},
     "artifacts": {"catalog", "rdf", "schema", "sources"},
     "sparql": {"rdf"},  # the endpoint reads published files, with the mapping's prefixes
+    "runs": set(),  # run reports: last_run.json and a version folder, read as files
 }
 SHARED_IN_SOURCES = {"base", "context", "tabular", "__init__"}
 

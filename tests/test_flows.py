@@ -121,3 +121,70 @@ def test_flow_runs_one_task_per_source_per_stage(prefect_harness, hand_catalog, 
     assert "parse-casse" not in names and "load-casse" not in names
     assert sum(n.startswith("deduplicate") for n in names) == 1
     assert sum(n.startswith("publish") for n in names) == 1
+
+
+def flow_artifacts(flow_run_id) -> dict:
+    """The artifacts a flow run (and its tasks) left: key -> artifact."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])
+                )
+            )
+
+    return {a.key: a for a in asyncio.run(read())}
+
+
+def test_a_run_leaves_artifacts_per_source_changes_and_the_version(
+    prefect_harness, hand_catalog, tmp_path
+):
+    from flows.pipeline import pipeline
+
+    out = tmp_path / "out"
+    state = pipeline(str(hand_catalog), str(out), return_state=True)
+    assert state.is_completed()
+    artifacts = flow_artifacts(state.state_details.flow_run_id)
+    assert set(artifacts) == {
+        "source-lieux-grand-est", "source-partenaire", "source-casse",
+        "actor-changes", "published-version",
+    }  # fmt: skip
+    partner = artifacts["source-partenaire"].data
+    assert partner.startswith("# partenaire: fetched")
+    assert "- rows: 3" in partner and "- rejected: 1" in partner
+    assert "| telephone: phone number not recognised: … (value …) | 1 |" in partner
+    casse = artifacts["source-casse"].data
+    assert casse.startswith("# casse: failed") and "introuvable.xlsx" in casse
+    changes = json.loads(artifacts["actor-changes"].data)
+    assert sorted(c["op"] for c in changes) == ["ADD", "ADD"]  # the first version: 2 actors
+    version = json.loads((out / "versions.json").read_text())["latest"]
+    uri = (out / version).resolve().as_uri()
+    assert artifacts["published-version"].data == f"[version {version}]({uri})"
+    # A second run changes nothing: no version, an empty table of changes.
+    again = pipeline(str(hand_catalog), str(out), return_state=True)
+    artifacts = flow_artifacts(again.state_details.flow_run_id)
+    assert json.loads(artifacts["actor-changes"].data) == []
+    assert "no new version" in artifacts["actor-changes"].description
+
+
+def test_a_failed_run_posts_to_the_webhook(prefect_harness, tmp_path, httpserver, monkeypatch):
+    from flows.pipeline import pipeline
+
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    monkeypatch.setenv("PANA_WEBHOOK_URL", httpserver.url_for("/hook"))
+    catalog = tmp_path / "catalog.yaml"
+    source = {"id": "absent", "kind": "table", "url": "absent.csv", "licence": "x",
+              "mapping": {"nom": "Nom"}}  # fmt: skip
+    catalog.write_text(yaml.safe_dump({"sources": [source]}), encoding="utf-8")
+    state = pipeline(str(catalog), str(tmp_path / "out"), return_state=True)
+    assert state.is_failed()
+    (request, _), *_ = httpserver.log
+    notice = request.get_json()
+    assert notice["flow"] == "pana-pipeline" and notice["state"] == "Failed"
+    assert notice["flow_run_id"] == str(state.state_details.flow_run_id)
+    assert "absent" in notice["message"]
