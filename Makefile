@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: run test bench bench-rna bench-rdf lint format schemas clean
+.PHONY: run test bench bench-rna bench-rdf lint format schemas clean server serve
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,17 @@ format: $(STAMP)
 
 schemas: $(STAMP)
 	$(BIN)/pana schema generate
+	$(BIN)/python -m flows.deployments yaml > prefect.yaml
 
 clean:
 	rm -rf $(VENV) published/2* published/latest published/versions.json published/work
+
+# Scheduling: a Prefect server on 127.0.0.1, then the deployments served with their schedules.
+PREFECT_PORT ?= 4200
+server: $(STAMP)
+	PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1 \
+	$(BIN)/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT) --analytics-off
+
+serve: $(STAMP)
+	PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api DO_NOT_TRACK=1 \
+	$(BIN)/python -m flows.deployments serve $(if $(CATALOG),--catalog $(CATALOG)) $(if $(OUT),--out $(OUT))

@@ -1,6 +1,8 @@
-"""The pipeline flow: one task per source per stage (harvest, parse, load), then geocode,
-deduplicate, enrich from the registers and publish. Tasks are thin wrappers over ``pana_data.pipeline``; records are processed inside tasks,
-never one task per record."""
+"""The flows: ``harvest_source`` (one source: harvest, parse, load), ``build`` (geocode,
+deduplicate, enrich from the registers, publish, report) and ``pipeline`` (every source
+concurrently, then the build). Tasks are thin wrappers over ``pana_data.pipeline``; records are
+processed inside tasks, never one task per record. Each source's outcome is kept in the
+workspace, so a build deployed apart knows which sources failed."""
 
 from __future__ import annotations
 
@@ -23,17 +25,17 @@ from pana_data.harvest import Harvest
 
 
 @task(task_run_name="harvest-{source_id}")
-def harvest_source(catalog: Catalog, source_id: str, ws: lib.Workspace) -> Harvest:
+def fetch(catalog: Catalog, source_id: str, ws: lib.Workspace) -> Harvest:
     return lib.harvest_stage(catalog, source_id, ws)
 
 
 @task(task_run_name="parse-{source_id}")
-def parse_source(catalog: Catalog, source_id: str, body: Harvest, ws: lib.Workspace) -> dict:
+def parse(catalog: Catalog, source_id: str, body: Harvest, ws: lib.Workspace) -> dict:
     return lib.parse_stage(catalog, source_id, body, ws)
 
 
 @task(task_run_name="load-{source_id}")
-def load_source(source_id: str, parsed: dict, body: Harvest, ws: lib.Workspace) -> None:
+def load(source_id: str, parsed: dict, body: Harvest, ws: lib.Workspace) -> None:
     lib.load_stage(source_id, parsed, body, ws)
 
 
@@ -101,6 +103,42 @@ def notify_failure(flow, flow_run, state) -> None:
         get_run_logger().error("webhook %s failed: %s", url, exc)
 
 
+@flow(name="pana-harvest-source", on_failure=[notify_failure])
+def harvest_source(
+    source_id: str, catalog_path: str | None = None, out_dir: str = str(lib.DEFAULT_OUT)
+) -> str:
+    """Harvest, validate and load one source; its outcome is kept for the next build. The run
+    fails when the source does, which the build then reports (its last good harvest is used)."""
+    catalog = load_catalog(catalog_path)
+    ws = lib.Workspace(Path(out_dir))
+    try:
+        body = fetch(catalog, source_id, ws)
+        load(source_id, parse(catalog, source_id, body, ws), body, ws)
+    except Exception as exc:
+        lib.record_outcome(ws, source_id, f"{type(exc).__name__}: {exc}")
+        raise
+    lib.record_outcome(ws, source_id, None)
+    return "ok"
+
+
+@flow(name="pana-build", on_failure=[notify_failure])
+def build(catalog_path: str | None = None, out_dir: str = str(lib.DEFAULT_OUT)) -> str:
+    """Geocode, deduplicate, enrich and publish from the sources' last harvests, then report."""
+    return _build(load_catalog(catalog_path), lib.Workspace(Path(out_dir)))
+
+
+def _build(catalog: Catalog, ws: lib.Workspace) -> str:
+    failures = lib.recorded_failures(catalog, ws)
+    lib.check_publishable(catalog, failures)
+    with ws.store_lock():  # harvests deployed apart wait while the store is read and updated
+        geocoding = geocode(catalog, ws)
+        dedup = enrich(catalog, ws, deduplicate(catalog, ws))
+        version = publish(catalog, ws, dedup, failures, geocoding)
+    report(ws, version)
+    get_run_logger().info("latest version: %s", version)
+    return version
+
+
 @flow(name="pana-pipeline", on_failure=[notify_failure])
 def pipeline(catalog_path: str | None = None, out_dir: str = str(lib.DEFAULT_OUT)) -> str:
     """Harvest every source concurrently, load what succeeded, deduplicate, publish a version.
@@ -110,22 +148,15 @@ def pipeline(catalog_path: str | None = None, out_dir: str = str(lib.DEFAULT_OUT
     logger = get_run_logger()
     catalog = load_catalog(catalog_path)
     ws = lib.Workspace(Path(out_dir))
-    harvested = {s.id: harvest_source.submit(catalog, s.id, ws) for s in catalog.sources}
-    parsed = {
-        sid: parse_source.submit(catalog, sid, future, ws) for sid, future in harvested.items()
-    }
-    failures: dict[str, str] = {}
+    fetched = {s.id: fetch.submit(catalog, s.id, ws) for s in catalog.sources}
+    parsed = {sid: parse.submit(catalog, sid, future, ws) for sid, future in fetched.items()}
     for sid, future in parsed.items():
         try:
-            body = harvested[sid].result()
-            load_source(sid, future.result(), body, ws)
+            body = fetched[sid].result()  # first: a failed harvest's own error
+            load(sid, future.result(), body, ws)
         except Exception as exc:  # noqa: BLE001 - reported per source, never raised
             logger.error("source %s failed: %s", sid, exc)
-            failures[sid] = f"{type(exc).__name__}: {exc}"
-    lib.check_publishable(catalog, failures)
-    geocoding = geocode(catalog, ws)
-    dedup = enrich(catalog, ws, deduplicate(catalog, ws))
-    version = publish(catalog, ws, dedup, failures, geocoding)
-    report(ws, version)
-    logger.info("latest version: %s", version)
-    return version
+            lib.record_outcome(ws, sid, f"{type(exc).__name__}: {exc}")
+        else:
+            lib.record_outcome(ws, sid, None)
+    return _build(catalog, ws)

@@ -8,8 +8,11 @@ registers -> publish. Each stage reads what the previous one wrote. ``run_pipeli
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,9 +66,54 @@ class Workspace:
         return self.work / "last_run.json"
 
     @property
+    def outcomes(self) -> Path:
+        """Each source's last harvest outcome (``<id>.json``), which a separate build reads."""
+        return self.work / "outcomes"
+
+    @contextmanager
+    def store_lock(self) -> Iterator[None]:
+        """One writer of the DuckDB store at a time, across processes: harvests deployed apart
+        may load at the same moment as a build."""
+        self.work.mkdir(parents=True, exist_ok=True)
+        with (self.work / ".store.lock").open("a+") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    @property
     def model(self) -> Path:
         """The matching model trained on this workspace's records by `pana dedup train`."""
         return self.work / "model" / "splink.json"
+
+
+def record_outcome(ws: Workspace, source_id: str, error: str | None) -> None:
+    """What the last harvest of a source gave: ok, or failed with its error."""
+    ws.outcomes.mkdir(parents=True, exist_ok=True)
+    outcome = {
+        "source_id": source_id,
+        "status": "failed" if error else "ok",
+        "error": error,
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    tmp = ws.outcomes / f".{source_id}.json.tmp"
+    tmp.write_text(json.dumps(outcome, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(ws.outcomes / f"{source_id}.json")
+
+
+def recorded_failures(catalog: Catalog, ws: Workspace) -> dict[str, str]:
+    """The sources whose last harvest failed, or that were never harvested, with the error."""
+    failures = {}
+    for spec in catalog.sources:
+        path = ws.outcomes / f"{spec.id}.json"
+        if not path.exists():
+            failures[spec.id] = "never harvested in this workspace"
+            continue
+        outcome = json.loads(path.read_text(encoding="utf-8"))
+        if outcome["status"] != "ok":
+            failures[spec.id] = outcome["error"]
+    return failures
 
 
 def harvest_stage(catalog: Catalog, source_id: str, ws: Workspace) -> Harvest:
@@ -173,6 +221,11 @@ def parse_stage(catalog: Catalog, source_id: str, harvested: Harvest, ws: Worksp
 
 
 def load_stage(source_id: str, parsed: dict, harvested: Harvest, ws: Workspace) -> None:
+    with ws.store_lock():
+        _load(source_id, parsed, harvested, ws)
+
+
+def _load(source_id: str, parsed: dict, harvested: Harvest, ws: Workspace) -> None:
     con = connect(ws.db)
     try:
         parquet = parsed.get("register")
@@ -324,7 +377,6 @@ def run_pipeline(catalog_path: str | Path | None = None, out_dir: str | Path = D
     and its last good harvest is used; it never stops the others."""
     catalog = load_catalog(catalog_path)
     ws = Workspace(Path(out_dir))
-    failures: dict[str, str] = {}
     for spec in catalog.sources:
         try:
             harvested = harvest_stage(catalog, spec.id, ws)
@@ -332,8 +384,17 @@ def run_pipeline(catalog_path: str | Path | None = None, out_dir: str | Path = D
             load_stage(spec.id, parsed, harvested, ws)
         except Exception as exc:  # noqa: BLE001 - one source's failure is reported, not raised
             log.error("source %s failed: %s", spec.id, exc)
-            failures[spec.id] = f"{type(exc).__name__}: {exc}"
+            record_outcome(ws, spec.id, f"{type(exc).__name__}: {exc}")
+        else:
+            record_outcome(ws, spec.id, None)
+    return build_stage(catalog, ws)
+
+
+def build_stage(catalog: Catalog, ws: Workspace) -> Path:
+    """Geocode, deduplicate, enrich and publish from what the sources' last harvests left."""
+    failures = recorded_failures(catalog, ws)
     check_publishable(catalog, failures)
-    geocoding = geocode_stage(catalog, ws)
-    dedup = enrich_stage(catalog, ws, dedup_stage(catalog, ws))
-    return publish_stage(catalog, ws, dedup, failures, geocoding)
+    with ws.store_lock():
+        geocoding = geocode_stage(catalog, ws)
+        dedup = enrich_stage(catalog, ws, dedup_stage(catalog, ws))
+        return publish_stage(catalog, ws, dedup, failures, geocoding)

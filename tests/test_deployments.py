@@ -1,0 +1,76 @@
+"""Deployments generated from the catalog, checked against the flows' signatures; separate
+harvest and build flows."""
+
+import inspect
+import json
+
+import pytest
+import yaml
+
+from flows.deployments import BUILD_CRON, CRON, deployments, prefect_yaml
+from pana_data.catalog import load_catalog
+from tests.helpers import ROOT
+
+
+def test_every_deployment_matches_its_flow_signature():
+    found = deployments()
+    assert len({d.name for d in found}) == len(found)
+    for d in found:
+        signature = inspect.signature(d.flow.fn)
+        assert set(d.parameters) <= set(signature.parameters), d.name
+        required = {n for n, p in signature.parameters.items() if p.default is p.empty}
+        assert required <= set(d.parameters), d.name
+        d.flow.validate_parameters(d.parameters)  # Prefect's own check of types
+        assert d.entrypoint.split(":")[1] == d.flow.fn.__name__
+
+
+def test_one_harvest_deployment_per_source_on_its_declared_frequency():
+    catalog = load_catalog(None)
+    by_name = {d.name: d for d in deployments()}
+    for spec in catalog.sources:
+        d = by_name[f"harvest-{spec.id}"]
+        assert d.parameters["source_id"] == spec.id
+        assert d.cron == CRON.get(spec.frequency)
+    assert by_name["build"].cron == BUILD_CRON and by_name["pipeline"].cron is None
+    assert len(by_name) == len(catalog.sources) + 2
+
+
+def test_committed_prefect_yaml_is_generated_from_the_catalog():
+    committed = (ROOT / "prefect.yaml").read_text(encoding="utf-8")
+    assert committed == prefect_yaml(), "prefect.yaml is stale: run `make schemas`"
+    entries = yaml.safe_load(committed)["deployments"]
+    for entry in entries:
+        path, name = entry["entrypoint"].split(":")
+        assert (ROOT / path).exists() and f"def {name}(" in (ROOT / path).read_text()
+
+
+@pytest.mark.flow
+def test_harvests_and_build_as_separate_flows(prefect_harness, tmp_path):
+    from flows.deployments import runner_deployments
+    from flows.pipeline import build, harvest_source
+    from tests.helpers import changed_demo
+
+    built = {d.name: d for d in runner_deployments()}  # what `make serve` serves
+    assert built["build"].schedules[0].schedule.cron == BUILD_CRON
+    assert built["harvest-ligue-guidasso"].parameters["source_id"] == "ligue-guidasso"
+
+    catalog = str(changed_demo(tmp_path / "demo"))
+    out = str(tmp_path / "out")
+    for d in deployments(catalog, out):
+        if d.name.startswith("harvest-"):
+            state = harvest_source(**d.parameters, return_state=True)
+            assert state.is_completed(), d.name
+    version = build(catalog, out)
+    report = json.loads((tmp_path / "out" / "latest" / "report.json").read_text())
+    assert {s["status"] for s in report["sources"]} == {"ok"}
+    assert str(tmp_path / "out") in version
+    # A source that now fails: its run fails, the build publishes from its last good harvest.
+    data = tmp_path / "demo" / "data" / "rnma_annuaire_maisons_associations.csv"
+    data.write_bytes(b"\x00not a table")
+    failed = harvest_source("rnma-maisons-associations", catalog, out, return_state=True)
+    assert failed.is_failed()
+    build(catalog, out)
+    run = json.loads((tmp_path / "out" / "work" / "last_run.json").read_text())
+    status = {s["source_id"]: s["status"] for s in run["sources"]}
+    assert status["rnma-maisons-associations"] == "stale"
+    assert {v for k, v in status.items() if k != "rnma-maisons-associations"} == {"ok"}
