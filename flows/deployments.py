@@ -38,7 +38,9 @@ class Deployment:
         return f"flows/pipeline.py:{self.flow.fn.__name__}"
 
 
-def deployments(catalog_path: str | None = None, out_dir: str = str(DEFAULT_OUT)) -> list:
+def deployments(
+    catalog_path: str | None = None, out_dir: str = str(DEFAULT_OUT), build_cron: str = BUILD_CRON
+) -> list:
     """Every deployment of a catalog, in a fixed order."""
     catalog = load_catalog(catalog_path)
     common = {"catalog_path": catalog_path, "out_dir": out_dir}
@@ -48,19 +50,23 @@ def deployments(catalog_path: str | None = None, out_dir: str = str(DEFAULT_OUT)
         )  # fmt: skip
         for s in catalog.sources
     ]
-    found.append(Deployment("build", build, common, BUILD_CRON))
+    found.append(Deployment("build", build, common, build_cron))
     found.append(Deployment("pipeline", pipeline, common))
     return found
 
 
-def serve_all(catalog_path: str | None = None, out_dir: str = str(DEFAULT_OUT)) -> None:
+def serve_all(
+    catalog_path: str | None = None, out_dir: str = str(DEFAULT_OUT), build_cron: str = BUILD_CRON
+) -> None:
     """Serve every deployment in this process, each run in a subprocess (`make serve`)."""
     from prefect import serve
 
-    serve(*runner_deployments(catalog_path, out_dir))
+    serve(*runner_deployments(catalog_path, out_dir, build_cron))
 
 
-def runner_deployments(catalog_path: str | None = None, out_dir: str = str(DEFAULT_OUT)) -> list:
+def runner_deployments(
+    catalog_path: str | None = None, out_dir: str = str(DEFAULT_OUT), build_cron: str = BUILD_CRON
+) -> list:
     """The deployments as Prefect builds them for ``serve``."""
     from prefect.schedules import Cron
 
@@ -70,7 +76,7 @@ def runner_deployments(catalog_path: str | None = None, out_dir: str = str(DEFAU
             parameters=d.parameters,
             schedules=[Cron(d.cron, timezone=TIMEZONE)] if d.cron else None,
         )
-        for d in deployments(catalog_path, out_dir)
+        for d in deployments(catalog_path, out_dir, build_cron)
     ]
 
 
@@ -107,9 +113,10 @@ def main(argv: list[str]) -> None:
     parser.add_argument("command", choices=("serve", "yaml"))
     parser.add_argument("--catalog", default=None, help="catalog YAML (default: the demo)")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="publication folder")
+    parser.add_argument("--build-cron", default=BUILD_CRON, help="when the build runs (cron)")
     args = parser.parse_args(argv)
     if args.command == "serve":
-        serve_all(args.catalog, args.out)
+        serve_all(args.catalog, args.out, args.build_cron)
     else:
         sys.stdout.write(prefect_yaml(args.catalog, args.out))
 

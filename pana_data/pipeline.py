@@ -379,15 +379,21 @@ def run_pipeline(catalog_path: str | Path | None = None, out_dir: str | Path = D
     ws = Workspace(Path(out_dir))
     for spec in catalog.sources:
         try:
-            harvested = harvest_stage(catalog, spec.id, ws)
-            parsed = parse_stage(catalog, spec.id, harvested, ws)
-            load_stage(spec.id, parsed, harvested, ws)
+            harvest_one(catalog, spec.id, ws)
         except Exception as exc:  # noqa: BLE001 - one source's failure is reported, not raised
             log.error("source %s failed: %s", spec.id, exc)
-            record_outcome(ws, spec.id, f"{type(exc).__name__}: {exc}")
-        else:
-            record_outcome(ws, spec.id, None)
     return build_stage(catalog, ws)
+
+
+def harvest_one(catalog: Catalog, source_id: str, ws: Workspace) -> None:
+    """Harvest, validate and load one source, and keep its outcome; raise when it fails."""
+    try:
+        harvested = harvest_stage(catalog, source_id, ws)
+        load_stage(source_id, parse_stage(catalog, source_id, harvested, ws), harvested, ws)
+    except Exception as exc:
+        record_outcome(ws, source_id, f"{type(exc).__name__}: {exc}")
+        raise
+    record_outcome(ws, source_id, None)
 
 
 def build_stage(catalog: Catalog, ws: Workspace) -> Path:

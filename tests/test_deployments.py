@@ -74,3 +74,82 @@ def test_harvests_and_build_as_separate_flows(prefect_harness, tmp_path):
     status = {s["source_id"]: s["status"] for s in run["sources"]}
     assert status["rnma-maisons-associations"] == "stale"
     assert {v for k, v in status.items() if k != "rnma-maisons-associations"} == {"ok"}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(check, seconds: float, what: str):
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(1)
+    raise AssertionError(f"{what}: not within {seconds} s")
+
+
+@pytest.mark.flow
+def test_make_serve_fires_the_build_on_its_cron_and_publishes(tmp_path):
+    """`make server`, then `make serve` with the build every minute: the run it fires publishes a
+    version and leaves its artifacts, listed by `prefect artifact ls`."""
+    import os
+    import signal
+    import subprocess
+
+    import requests
+
+    from pana_data import pipeline as lib
+    from tests.helpers import changed_demo, tool
+
+    catalog_path = changed_demo(tmp_path / "demo")
+    out = tmp_path / "out"
+    catalog = load_catalog(catalog_path)
+    for spec in catalog.sources:  # the harvests, as their own deployments would have run them
+        lib.harvest_one(catalog, spec.id, lib.Workspace(out))
+    port = free_port()
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"),
+           "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+           "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5"}  # fmt: skip
+    env.pop("PREFECT_API_URL", None)
+    logs = (tmp_path / "server.log").open("w"), (tmp_path / "serve.log").open("w")
+    make = ["make", "-s", f"PREFECT_PORT={port}"]
+    processes = [subprocess.Popen(make + ["server"], cwd=ROOT, env=env, stdout=logs[0],
+                                  stderr=subprocess.STDOUT, start_new_session=True)]  # fmt: skip
+    api = f"http://127.0.0.1:{port}/api"
+    try:
+
+        def healthy():
+            try:
+                return requests.get(f"{api}/health", timeout=2).ok
+            except requests.ConnectionError:
+                return False
+
+        wait_for(healthy, 90, "the Prefect server")
+        serve = make + ["serve", f"CATALOG={catalog_path}", f"OUT={out}", "BUILD_CRON=* * * * *"]
+        processes.append(subprocess.Popen(serve, cwd=ROOT, env=env, stdout=logs[1],
+                                          stderr=subprocess.STDOUT, start_new_session=True))  # fmt: skip
+
+        def published():
+            path = out / "versions.json"
+            return path.exists() and json.loads(path.read_text())["latest"]
+
+        version = wait_for(published, 180, "a version published by the cron's build run")
+        listed = subprocess.run(
+            [tool("prefect"), "artifact", "ls"], env={**env, "PREFECT_API_URL": api},
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert "published-version" in listed.stdout and "actor-changes" in listed.stdout
+        assert (out / version / "actors.csv").exists()
+    finally:
+        for process in processes:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            process.wait(30)
