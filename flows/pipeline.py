@@ -17,6 +17,7 @@ from prefect.artifacts import (
     create_markdown_artifact,
     create_table_artifact,
 )
+from prefect.tasks import exponential_backoff
 
 from pana_data import pipeline as lib
 from pana_data import runs
@@ -24,7 +25,23 @@ from pana_data.catalog import Catalog, load_catalog
 from pana_data.harvest import Harvest
 
 
-@task(task_run_name="harvest-{source_id}")
+def _transient(task, task_run, state) -> bool:
+    """Retry a harvest only when trying again may help (``HarvestError.retryable``)."""
+    try:
+        state.result()
+    except Exception as exc:  # noqa: BLE001 - the failure being judged
+        return bool(getattr(exc, "retryable", False))
+    return False
+
+
+@task(
+    task_run_name="harvest-{source_id}",
+    # On top of the HTTP client's own retries (seconds apart), two later tries, minutes apart.
+    retries=2,
+    retry_delay_seconds=exponential_backoff(backoff_factor=60),
+    retry_jitter_factor=0.5,
+    retry_condition_fn=_transient,
+)
 def fetch(catalog: Catalog, source_id: str, ws: lib.Workspace) -> Harvest:
     return lib.harvest_stage(catalog, source_id, ws)
 

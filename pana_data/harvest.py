@@ -13,7 +13,13 @@ from .sources.context import Context, SourceError, fetch_location
 
 
 class HarvestError(RuntimeError):
-    """A source whose bytes could not be fetched; the message names the source and the URL."""
+    """A source whose bytes could not be fetched; the message names the source and the URL.
+    ``retryable``: a later try may succeed (a server error, a timeout, a refused connection),
+    where a 404, a refused token or malformed data will not."""
+
+    def __init__(self, message: str, retryable: bool = False):
+        super().__init__(message)
+        self.retryable = retryable
 
 
 @dataclass(frozen=True)
@@ -38,5 +44,6 @@ def harvest(spec: SourceSpec, catalog: Catalog, archive: Archive) -> Harvest:
         try:
             body = kind.crawl(ctx) if kind.crawl else fetch_location(ctx, location)
         except (HttpError, SourceError) as exc:
-            raise HarvestError(f"source {spec.id}: {exc}") from exc
+            retryable = getattr(exc, "retryable", False)
+            raise HarvestError(f"source {spec.id}: {exc}", retryable) from exc
     return Harvest(body, ctx.downloaded, ctx.requests, ctx.not_modified)

@@ -153,3 +153,40 @@ def test_make_serve_fires_the_build_on_its_cron_and_publishes(tmp_path):
             os.killpg(process.pid, signal.SIGTERM)
         for process in processes:
             process.wait(30)
+
+
+@pytest.mark.flow
+def test_harvests_are_retried_only_when_a_later_try_may_help(
+    prefect_harness, tmp_path, httpserver, monkeypatch
+):
+    from werkzeug import Response
+
+    import flows.pipeline as fp
+    from tests.helpers import lamednum_csv
+
+    monkeypatch.setattr(fp, "fetch", fp.fetch.with_options(retry_delay_seconds=[0, 0]))
+    body = lamednum_csv([{"id": "l1", "nom": "Lieu numérique", "code_postal": "87000"}])
+    served = []
+
+    def flaky(request):  # 503 for the HTTP client's six attempts, then the file
+        served.append(request.path)
+        if len(served) <= 6:
+            return Response("busy", status=503, headers={"Retry-After": "0"})
+        return Response(body, content_type="text/csv")
+
+    httpserver.expect_request("/lieux.csv").respond_with_handler(flaky)
+    httpserver.expect_request("/absent.csv").respond_with_data("no", status=404)
+    catalog = tmp_path / "catalog.yaml"
+    sources = [
+        {"id": "lieux", "kind": "mediation-numerique", "licence": "x",
+         "url": httpserver.url_for("/lieux.csv")},
+        {"id": "absent", "kind": "mediation-numerique", "licence": "x",
+         "url": httpserver.url_for("/absent.csv")},
+    ]  # fmt: skip
+    catalog.write_text(yaml.safe_dump({"sources": sources}), encoding="utf-8")
+    out = str(tmp_path / "out")
+    state = fp.harvest_source("lieux", str(catalog), out, return_state=True)
+    assert state.is_completed() and len(served) == 7  # one task retry after six 503s
+    state = fp.harvest_source("absent", str(catalog), out, return_state=True)
+    assert state.is_failed()
+    assert [e[0].path for e in httpserver.log].count("/absent.csv") == 1  # a 404: never again
