@@ -17,6 +17,7 @@ from prefect.artifacts import (
     create_markdown_artifact,
     create_table_artifact,
 )
+from prefect.concurrency.sync import rate_limit
 from prefect.tasks import exponential_backoff
 
 from pana_data import pipeline as lib
@@ -43,7 +44,14 @@ def _transient(task, task_run, state) -> bool:
     retry_condition_fn=_transient,
 )
 def fetch(catalog: Catalog, source_id: str, ws: lib.Workspace) -> Harvest:
-    return lib.harvest_stage(catalog, source_id, ws)
+    return lib.harvest_stage(catalog, source_id, ws, throttle=api_rate_limit)
+
+
+def api_rate_limit(host: str) -> None:
+    """Every request takes a slot of the Prefect rate limit ``api-<host>`` when maintainers have
+    created one (``prefect gcl create api-recherche-entreprises-api-gouv-fr --limit 7
+    --slot-decay-per-second 7``), so that harvests in separate processes share it."""
+    rate_limit(f"api-{_key(host)}", strict=False)
 
 
 @task(task_run_name="parse-{source_id}")

@@ -3,7 +3,9 @@ resource) and archive them before anything reads them. Parsing always reads from
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .archive import Archive, ArchivedBody
 from .catalog import Catalog, SourceSpec
@@ -32,14 +34,21 @@ class Harvest:
     not_modified: int = 0
 
 
-def harvest(spec: SourceSpec, catalog: Catalog, archive: Archive) -> Harvest:
+def harvest(
+    spec: SourceSpec,
+    catalog: Catalog,
+    archive: Archive,
+    throttle: Callable[[str], Any] | None = None,
+) -> Harvest:
+    """Fetch a source into the archive. ``throttle(host)`` is called before each request: the
+    flows use it for rate limits shared by every process."""
     problems = check_spec(spec)
     if problems:
         raise HarvestError("; ".join(problems))
     kind = get_kind(spec.kind)
     location = catalog.location(spec, kind.default_url)
     expect = kind.expect or (spec.format if spec.kind == "table" else None)
-    with HttpClient(archive, rate=spec.rate_limit) as http:
+    with HttpClient(archive, rate=spec.rate_limit, throttle=throttle) as http:
         ctx = Context(spec, location, archive, http, expect=expect)
         try:
             body = kind.crawl(ctx) if kind.crawl else fetch_location(ctx, location)

@@ -385,6 +385,7 @@ class HttpClient:
         max_wait: float = 120.0,
         max_bytes: int = 4 * 1024**3,
         rate: float | None = None,
+        throttle: Callable[[str], Any] | None = None,
         user_agent: str = USER_AGENT,
         sleep: Callable[[float], Any] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -399,6 +400,7 @@ class HttpClient:
         self.max_wait = max_wait
         self.max_bytes = max_bytes
         self.rate = rate
+        self.throttle = throttle  # called with the host before each request (shared limits)
         self.user_agent = user_agent
         self.sleep = sleep
         self.clock = clock
@@ -474,6 +476,8 @@ class HttpClient:
         last: _Retry | None = None
         for attempt in range(attempts):
             limiter.wait(rate, self.clock, self.sleep)
+            if self.throttle is not None:  # e.g. a limit shared by every process (Prefect's)
+                self.throttle(host)
             _rewind(files)
             try:
                 return self._attempt(call)

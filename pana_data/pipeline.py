@@ -11,7 +11,7 @@ import datetime as dt
 import fcntl
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,8 +116,10 @@ def recorded_failures(catalog: Catalog, ws: Workspace) -> dict[str, str]:
     return failures
 
 
-def harvest_stage(catalog: Catalog, source_id: str, ws: Workspace) -> Harvest:
-    return harvest(catalog.source(source_id), catalog, ws.archive)
+def harvest_stage(
+    catalog: Catalog, source_id: str, ws: Workspace, throttle: Callable[[str], Any] | None = None
+) -> Harvest:
+    return harvest(catalog.source(source_id), catalog, ws.archive, throttle)
 
 
 class SourceAssertionError(RuntimeError):

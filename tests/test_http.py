@@ -560,3 +560,14 @@ def test_last_ok_reads_the_index_once(tmp_path, monkeypatch):
     fresh.put("s", "http://x/new", b"new", 200, request="GET http://x/new")
     assert fresh.last_ok("GET http://x/new").url == "http://x/new"
     assert len(reads) == 1
+
+
+def test_throttle_is_called_before_every_request_retries_included(tmp_path, httpserver):
+    httpserver.expect_ordered_request("/x").respond_with_data("busy", status=503)
+    httpserver.expect_ordered_request("/x").respond_with_data("ok", content_type="text/plain")
+    calls = []
+    client, _ = make_client(tmp_path, throttle=calls.append)
+    got = client.fetch("s", httpserver.url_for("/x"))
+    assert got.status == 200 and len(httpserver.log) == 2
+    host = httpserver.url_for("/x").split("//")[1].split(":")[0]
+    assert calls == [host, host]
