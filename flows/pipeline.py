@@ -10,6 +10,7 @@ import json
 import os
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
@@ -50,8 +51,31 @@ def fetch(catalog: Catalog, source_id: str, ws: lib.Workspace) -> Harvest:
 def api_rate_limit(host: str) -> None:
     """Every request takes a slot of the Prefect rate limit ``api-<host>`` when maintainers have
     created one (``prefect gcl create api-recherche-entreprises-api-gouv-fr --limit 7
-    --slot-decay-per-second 7``), so that harvests in separate processes share it."""
-    rate_limit(f"api-{_key(host)}", strict=False)
+    --slot-decay-per-second 7``), so that harvests in separate processes share it. Whether the
+    limit exists is asked once per host and process; an API in trouble never fails a harvest."""
+    name = f"api-{_key(host)}"
+    if name not in _LIMITS:
+        _LIMITS[name] = _limit_exists(name)
+    if _LIMITS[name]:
+        try:
+            rate_limit(name, strict=True)
+        except Exception as exc:  # noqa: BLE001 - the HTTP layer's own rates still hold
+            get_run_logger().warning("rate limit %s unavailable: %s", name, exc)
+            _LIMITS[name] = False
+
+
+_LIMITS: dict[str, bool] = {}
+
+
+def _limit_exists(name: str) -> bool:
+    from prefect.client.orchestration import get_client
+
+    try:
+        with get_client(sync_client=True) as client:
+            client.read_global_concurrency_limit_by_name(name)
+        return True
+    except Exception:  # noqa: BLE001 - absent, or no API: the HTTP layer's rates apply
+        return False
 
 
 @task(task_run_name="parse-{source_id}")
@@ -125,10 +149,12 @@ def notify_failure(flow, flow_run, state) -> None:
     try:
         runs.post_webhook(url, payload)
     except Exception as exc:  # noqa: BLE001 - a broken webhook must not hide the failure
-        get_run_logger().error("webhook %s failed: %s", url, exc)
+        # Webhook URLs often carry their secret: name the host only.
+        host = urlsplit(url).hostname
+        get_run_logger().error("webhook to %s failed: %s", host, type(exc).__name__)
 
 
-@flow(name="pana-harvest-source", on_failure=[notify_failure])
+@flow(name="pana-harvest-source", on_failure=[notify_failure], on_crashed=[notify_failure])
 def harvest_source(
     source_id: str, catalog_path: str | None = None, out_dir: str = str(lib.DEFAULT_OUT)
 ) -> str:
@@ -142,20 +168,19 @@ def harvest_source(
     except Exception as exc:
         lib.record_outcome(ws, source_id, f"{type(exc).__name__}: {exc}")
         raise
-    lib.record_outcome(ws, source_id, None)
-    return "ok"
+    return "ok"  # the load recorded the outcome, under the store lock
 
 
-@flow(name="pana-build", on_failure=[notify_failure])
+@flow(name="pana-build", on_failure=[notify_failure], on_crashed=[notify_failure])
 def build(catalog_path: str | None = None, out_dir: str = str(lib.DEFAULT_OUT)) -> str:
     """Geocode, deduplicate, enrich and publish from the sources' last harvests, then report."""
     return _build(load_catalog(catalog_path), lib.Workspace(Path(out_dir)))
 
 
 def _build(catalog: Catalog, ws: lib.Workspace) -> str:
-    failures = lib.recorded_failures(catalog, ws)
-    lib.check_publishable(catalog, failures)
     with ws.store_lock():  # harvests deployed apart wait while the store is read and updated
+        failures = lib.recorded_failures(catalog, ws)
+        lib.check_publishable(catalog, failures)
         geocoding = geocode(catalog, ws)
         dedup = enrich(catalog, ws, deduplicate(catalog, ws))
         version = publish(catalog, ws, dedup, failures, geocoding)
@@ -164,7 +189,7 @@ def _build(catalog: Catalog, ws: lib.Workspace) -> str:
     return version
 
 
-@flow(name="pana-pipeline", on_failure=[notify_failure])
+@flow(name="pana-pipeline", on_failure=[notify_failure], on_crashed=[notify_failure])
 def pipeline(catalog_path: str | None = None, out_dir: str = str(lib.DEFAULT_OUT)) -> str:
     """Harvest every source concurrently, load what succeeded, deduplicate, publish a version.
 
@@ -182,6 +207,4 @@ def pipeline(catalog_path: str | None = None, out_dir: str = str(lib.DEFAULT_OUT
         except Exception as exc:  # noqa: BLE001 - reported per source, never raised
             logger.error("source %s failed: %s", sid, exc)
             lib.record_outcome(ws, sid, f"{type(exc).__name__}: {exc}")
-        else:
-            lib.record_outcome(ws, sid, None)
     return _build(catalog, ws)

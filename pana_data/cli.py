@@ -139,12 +139,13 @@ def dedup_train(
     if not ws.db.exists():
         typer.echo(f"no records in {ws.db}: run `pana run --out {out}` first", err=True)
         raise typer.Exit(1)
-    con = connect(ws.db)
-    try:
-        build_features(con)
-        train(con, ws.model)
-    finally:
-        con.close()
+    with ws.store_lock():  # a harvest or build may be writing the store
+        con = connect(ws.db)
+        try:
+            build_features(con)
+            train(con, ws.model)
+        finally:
+            con.close()
     typer.echo(f"trained {ws.model}")
 
 

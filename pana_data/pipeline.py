@@ -11,6 +11,8 @@ import datetime as dt
 import fcntl
 import json
 import logging
+import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -97,22 +99,33 @@ def record_outcome(ws: Workspace, source_id: str, error: str | None) -> None:
         "error": error,
         "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
-    tmp = ws.outcomes / f".{source_id}.json.tmp"
-    tmp.write_text(json.dumps(outcome, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(ws.outcomes / f"{source_id}.json")
+    _write_atomic(ws.outcomes / f"{source_id}.json", json.dumps(outcome, ensure_ascii=False))
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` in one rename; the temporary name is this process's and thread's own."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(text + "\n", encoding="utf-8")
+    tmp.replace(path)
 
 
 def recorded_failures(catalog: Catalog, ws: Workspace) -> dict[str, str]:
-    """The sources whose last harvest failed, or that were never harvested, with the error."""
+    """The sources that cannot count as harvested, with the reason: their last harvest failed,
+    or the store holds no harvest of theirs (whatever an outcome file says). A source harvested
+    before outcomes were kept counts as harvested. Read under the store lock."""
+    con = connect(ws.db)
+    try:
+        stored = {h["source_id"] for h in harvest_summaries(con)}
+    finally:
+        con.close()
     failures = {}
     for spec in catalog.sources:
         path = ws.outcomes / f"{spec.id}.json"
-        if not path.exists():
-            failures[spec.id] = "never harvested in this workspace"
-            continue
-        outcome = json.loads(path.read_text(encoding="utf-8"))
-        if outcome["status"] != "ok":
+        outcome = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+        if outcome and outcome["status"] != "ok":
             failures[spec.id] = outcome["error"]
+        elif spec.id not in stored:
+            failures[spec.id] = "no harvest of this source in the workspace's store"
     return failures
 
 
@@ -225,6 +238,7 @@ def parse_stage(catalog: Catalog, source_id: str, harvested: Harvest, ws: Worksp
 def load_stage(source_id: str, parsed: dict, harvested: Harvest, ws: Workspace) -> None:
     with ws.store_lock():
         _load(source_id, parsed, harvested, ws)
+        record_outcome(ws, source_id, None)  # under the lock: a build sees both or neither
 
 
 def _load(source_id: str, parsed: dict, harvested: Harvest, ws: Workspace) -> None:
@@ -370,7 +384,7 @@ def publish_stage(
         "new_version": version.name != latest_before,
         "sources": sources,
     }
-    ws.last_run.write_text(json.dumps(run, ensure_ascii=False, indent=2, default=str) + "\n")
+    _write_atomic(ws.last_run, json.dumps(run, ensure_ascii=False, indent=2, default=str))
     return version
 
 
@@ -395,14 +409,13 @@ def harvest_one(catalog: Catalog, source_id: str, ws: Workspace) -> None:
     except Exception as exc:
         record_outcome(ws, source_id, f"{type(exc).__name__}: {exc}")
         raise
-    record_outcome(ws, source_id, None)
 
 
 def build_stage(catalog: Catalog, ws: Workspace) -> Path:
     """Geocode, deduplicate, enrich and publish from what the sources' last harvests left."""
-    failures = recorded_failures(catalog, ws)
-    check_publishable(catalog, failures)
     with ws.store_lock():
+        failures = recorded_failures(catalog, ws)
+        check_publishable(catalog, failures)
         geocoding = geocode_stage(catalog, ws)
         dedup = enrich_stage(catalog, ws, dedup_stage(catalog, ws))
         return publish_stage(catalog, ws, dedup, failures, geocoding)

@@ -14,7 +14,7 @@ from typing import Any
 import requests
 
 CHANGE_ROWS = 500  # rows of the changes table; changes.jsonl has them all
-_VALUE = re.compile(r"'[^']*'|\b\d{5,}\b")
+_VALUE = re.compile(r"'[^']*'|\"[^\"]*\"|\b\d[\d.,]*\b")
 
 
 def reason_of(field: str, reason: str) -> str:

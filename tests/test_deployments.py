@@ -142,17 +142,27 @@ def test_make_serve_fires_the_build_on_its_cron_and_publishes(tmp_path):
             return path.exists() and json.loads(path.read_text())["latest"]
 
         version = wait_for(published, 180, "a version published by the cron's build run")
-        listed = subprocess.run(
-            [tool("prefect"), "artifact", "ls"], env={**env, "PREFECT_API_URL": api},
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-        assert "published-version" in listed.stdout and "actor-changes" in listed.stdout
         assert (out / version / "actors.csv").exists()
+
+        def listed():  # the report task runs after the publication: wait for it
+            shown = subprocess.run(
+                [tool("prefect"), "artifact", "ls"], capture_output=True, text=True, timeout=60,
+                env={**env, "PREFECT_API_URL": api, "COLUMNS": "200"},
+            ).stdout  # fmt: skip
+            return "published-version" in shown and "actor-changes" in shown
+
+        wait_for(listed, 60, "the run's artifacts in `prefect artifact ls`")
     finally:
         for process in processes:
-            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
         for process in processes:
-            process.wait(30)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.mark.flow
@@ -190,3 +200,15 @@ def test_harvests_are_retried_only_when_a_later_try_may_help(
     state = fp.harvest_source("absent", str(catalog), out, return_state=True)
     assert state.is_failed()
     assert [e[0].path for e in httpserver.log].count("/absent.csv") == 1  # a 404: never again
+
+
+def test_a_build_trusts_the_store_not_only_the_outcome_files(tmp_path):
+    from pana_data import pipeline as lib
+
+    out = tmp_path / "out"
+    lib.run_pipeline(None, out)
+    (out / "work" / "pana.duckdb").unlink()  # outcome files say ok; the store has nothing
+    with pytest.raises(lib.NothingToPublish, match="no harvest of this source"):
+        lib.build_stage(load_catalog(None), lib.Workspace(out))
+    assert json.loads((out / "versions.json").read_text())["versions"][0]["counts"]["actors"] > 0
+    assert len(json.loads((out / "versions.json").read_text())["versions"]) == 1
