@@ -11,8 +11,6 @@ import datetime as dt
 import fcntl
 import json
 import logging
-import os
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from .geocode import geocode_records
 from .harvest import Harvest, harvest
 from .http import HttpClient
 from .publish import publish
+from .publish.files import atomic_write
 from .publish.versions import read_versions
 from .registers import drop_register, enrich, load_register, register_tables, stage_register
 from .runs import rejects_by_reason
@@ -99,14 +98,7 @@ def record_outcome(ws: Workspace, source_id: str, error: str | None) -> None:
         "error": error,
         "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
-    _write_atomic(ws.outcomes / f"{source_id}.json", json.dumps(outcome, ensure_ascii=False))
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` in one rename; the temporary name is this process's and thread's own."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(text + "\n", encoding="utf-8")
-    tmp.replace(path)
+    atomic_write(ws.outcomes / f"{source_id}.json", json.dumps(outcome, ensure_ascii=False))
 
 
 def recorded_failures(catalog: Catalog, ws: Workspace) -> dict[str, str]:
@@ -384,7 +376,7 @@ def publish_stage(
         "new_version": version.name != latest_before,
         "sources": sources,
     }
-    _write_atomic(ws.last_run, json.dumps(run, ensure_ascii=False, indent=2, default=str))
+    atomic_write(ws.last_run, json.dumps(run, ensure_ascii=False, indent=2, default=str))
     return version
 
 

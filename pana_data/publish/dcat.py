@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from rdflib.namespace import DCTERMS, FOAF, SKOS, VOID
 
 from ..schema.generate import SCHEMA_BASE_URL
 from .exporters import LICENCES, sha256_of
+from .files import atomic_write
 
 log = logging.getLogger("pana_data")
 
@@ -616,19 +616,6 @@ def to_jsonld(graph: Graph) -> dict[str, Any]:
     return {"@context": context, "@graph": [node(s) for s in subjects]}
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_catalog(out_dir: Path, meta: CatalogMeta) -> list[Path]:
     """Write ``catalog.ttl`` and ``catalog.jsonld`` in ``out_dir``; return their paths."""
     out_dir = Path(out_dir)
@@ -636,6 +623,6 @@ def write_catalog(out_dir: Path, meta: CatalogMeta) -> list[Path]:
     turtle = graph.serialize(format="longturtle", encoding="utf-8")
     jsonld = json.dumps(to_jsonld(graph), ensure_ascii=False, indent=1) + "\n"
     paths = [out_dir / CATALOG_TTL, out_dir / CATALOG_JSONLD]
-    _atomic_write(paths[0], turtle)
-    _atomic_write(paths[1], jsonld.encode("utf-8"))
+    atomic_write(paths[0], turtle)
+    atomic_write(paths[1], jsonld.encode("utf-8"))
     return paths

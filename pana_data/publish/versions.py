@@ -27,6 +27,7 @@ from ..schema import SCHEMA_VERSION, Actor
 from .changes import read_actors
 from .dcat import CatalogMeta, write_catalog
 from .exporters import EXPORTERS, Release, actor_rows, sha256_of, write_datapackage
+from .files import atomic_write
 
 log = logging.getLogger("pana_data")
 VERSIONS_FILE = "versions.json"
@@ -90,15 +91,6 @@ def read_versions(out_dir: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -124,7 +116,7 @@ def publish(release_inputs: dict[str, Any], out_dir: str | Path) -> Path:
     with publishing_lock(out_dir):
         _remove_leftovers(out_dir)
         if not (out_dir / VERSIONS_FILE).exists():  # a first publication: listed from the start
-            _atomic_write(out_dir / VERSIONS_FILE, json.dumps({"latest": None, "versions": []}))
+            atomic_write(out_dir / VERSIONS_FILE, json.dumps({"latest": None, "versions": []}))
         versions = read_versions(out_dir)
         rows = actor_rows(release_inputs["actors"])
         digest = content_sha256(release_inputs, rows)
@@ -249,7 +241,7 @@ def _publish(
         }
     )  # fmt: skip
     versions["latest"] = version
-    _atomic_write(out_dir / VERSIONS_FILE, json.dumps(versions, ensure_ascii=False, indent=2))
+    atomic_write(out_dir / VERSIONS_FILE, json.dumps(versions, ensure_ascii=False, indent=2))
     _finish(out_dir, version, inputs)
     return target
 
