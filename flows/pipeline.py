@@ -19,19 +19,24 @@ from prefect.artifacts import (
     create_table_artifact,
 )
 from prefect.concurrency.sync import rate_limit
-from prefect.tasks import exponential_backoff
 
 from pana_data import pipeline as lib
 from pana_data import runs
 from pana_data.catalog import Catalog, load_catalog
 from pana_data.harvest import Harvest
 
+RETRY_DELAYS = [60, 120]  # seconds before the two later tries (jittered)
+
 
 def _transient(task, task_run, state) -> bool:
-    """Retry a harvest only when trying again may help (``HarvestError.retryable``)."""
+    """Retry a harvest only when trying again may help (``HarvestError.retryable``), and not
+    when the server asked to wait longer than the retries would (the next schedule will do)."""
     try:
         state.result()
     except Exception as exc:  # noqa: BLE001 - the failure being judged
+        wait = getattr(exc, "retry_after", None)
+        if wait is not None and wait > RETRY_DELAYS[-1]:
+            return False
         return bool(getattr(exc, "retryable", False))
     return False
 
@@ -39,8 +44,8 @@ def _transient(task, task_run, state) -> bool:
 @task(
     task_run_name="harvest-{source_id}",
     # On top of the HTTP client's own retries (seconds apart), two later tries, minutes apart.
-    retries=2,
-    retry_delay_seconds=exponential_backoff(backoff_factor=60),
+    retries=len(RETRY_DELAYS),
+    retry_delay_seconds=RETRY_DELAYS,
     retry_jitter_factor=0.5,
     retry_condition_fn=_transient,
 )
@@ -184,7 +189,7 @@ def _build(catalog: Catalog, ws: lib.Workspace) -> str:
         geocoding = geocode(catalog, ws)
         dedup = enrich(catalog, ws, deduplicate(catalog, ws))
         version = publish(catalog, ws, dedup, failures, geocoding)
-    report(ws, version)
+        report(ws, version)  # this build's last_run.json, before another build replaces it
     get_run_logger().info("latest version: %s", version)
     return version
 

@@ -19,9 +19,10 @@ class HarvestError(RuntimeError):
     ``retryable``: a later try may succeed (a server error, a timeout, a refused connection),
     where a 404, a refused token or malformed data will not."""
 
-    def __init__(self, message: str, retryable: bool = False):
+    def __init__(self, message: str, retryable: bool = False, retry_after: float | None = None):
         super().__init__(message)
         self.retryable = retryable
+        self.retry_after = retry_after  # seconds the server asked to wait, if it said
 
 
 @dataclass(frozen=True)
@@ -54,5 +55,6 @@ def harvest(
             body = kind.crawl(ctx) if kind.crawl else fetch_location(ctx, location)
         except (HttpError, SourceError) as exc:
             retryable = getattr(exc, "retryable", False)
-            raise HarvestError(f"source {spec.id}: {exc}", retryable) from exc
+            wait = getattr(exc, "retry_after", None)
+            raise HarvestError(f"source {spec.id}: {exc}", retryable, wait) from exc
     return Harvest(body, ctx.downloaded, ctx.requests, ctx.not_modified)

@@ -66,12 +66,14 @@ class HttpError(RuntimeError):
         status: int | None = None,
         retryable: bool = False,
         archived: ArchivedBody | None = None,
+        retry_after: float | None = None,
     ):
         super().__init__(message)
         self.url = url
         self.status = status
         self.retryable = retryable
         self.archived = archived
+        self.retry_after = retry_after  # seconds the server asked to wait, when beyond max_wait
 
 
 @dataclass(frozen=True)
@@ -662,6 +664,7 @@ class HttpClient:
                         status=status,
                         retryable=True,
                         archived=archived,
+                        retry_after=wait,
                     )
             raise _Retry(described, status, archived, wait)
         raise HttpError(

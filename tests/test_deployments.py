@@ -212,3 +212,18 @@ def test_a_build_trusts_the_store_not_only_the_outcome_files(tmp_path):
         lib.build_stage(load_catalog(None), lib.Workspace(out))
     assert json.loads((out / "versions.json").read_text())["versions"][0]["counts"]["actors"] > 0
     assert len(json.loads((out / "versions.json").read_text())["versions"]) == 1
+
+
+def test_no_task_retry_when_the_server_asks_to_wait_longer_than_the_retries():
+    from prefect.states import Failed
+
+    from flows.pipeline import RETRY_DELAYS, _transient
+    from pana_data.harvest import HarvestError
+
+    def judged(exc):
+        return _transient(None, None, Failed(data=exc))
+
+    assert judged(HarvestError("503", retryable=True))
+    assert judged(HarvestError("503", retryable=True, retry_after=RETRY_DELAYS[-1]))
+    assert not judged(HarvestError("503", retryable=True, retry_after=3600))
+    assert not judged(HarvestError("404"))

@@ -139,6 +139,7 @@ def test_retry_after_beyond_max_wait_gives_up_at_once(tmp_path, httpserver):
     assert len(httpserver.log) == 1
     assert "600" in str(info.value) and "max_wait" in str(info.value)
     assert info.value.status == 503 and info.value.retryable
+    assert info.value.retry_after == 600
     assert info.value.archived.status == 503
 
 
