@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -43,6 +45,21 @@ def tool(name: str) -> str | None:
     """A console script of this environment, or a system tool."""
     local = Path(sys.executable).parent / name
     return str(local) if local.exists() else shutil.which(name)
+
+
+def rapper_check(path: Path, syntax: str = "turtle") -> None:
+    """``rapper -c`` parses the file and finds triples. rapper (Debian raptor2-utils) must be
+    installed in CI; elsewhere the test is skipped without it."""
+    import pytest
+
+    rapper = tool("rapper")
+    if rapper is None:
+        if os.environ.get("CI"):
+            pytest.fail("rapper (raptor2-utils) must be installed in CI")
+        pytest.skip("rapper not installed (apt-get install raptor2-utils)")
+    result = subprocess.run([rapper, "-i", syntax, "-c", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, (path.name, result.stderr)
+    assert "returned" in result.stderr and " 0 triples" not in result.stderr, path.name
 
 
 def published_texts(folder: Path) -> list[tuple[str, str]]:

@@ -2,7 +2,6 @@
 
 import csv
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -12,7 +11,15 @@ import yaml
 
 from pana_data.pipeline import NothingToPublish, run_pipeline
 from pana_data.schema.generate import json_schema
-from tests.helpers import DEMO, FIXTURES, lamednum_csv, partner_csv, published_texts, tool
+from tests.helpers import (
+    DEMO,
+    FIXTURES,
+    lamednum_csv,
+    partner_csv,
+    published_texts,
+    rapper_check,
+    tool,
+)
 
 SIX_FILES = {
     "actors.csv",
@@ -148,18 +155,7 @@ def test_tampered_file_fails_the_datapackage_hash(demo_release, tmp_path):
 
 def test_turtle_passes_rapper(demo_release):
     out, _ = demo_release
-    rapper = tool("rapper")
-    if rapper is None:
-        if os.environ.get("CI"):
-            pytest.fail("rapper (raptor2-utils) must be installed in CI")
-        pytest.skip("rapper not installed (apt-get install raptor2-utils)")
-    result = subprocess.run(
-        [rapper, "-i", "turtle", "-c", str(out / "latest" / "actors.ttl")],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "returned" in result.stderr and " 0 triples" not in result.stderr
+    rapper_check(out / "latest" / "actors.ttl")
 
 
 def test_second_run_on_unchanged_input_makes_no_new_version(demo_release, tmp_path):
