@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: run test bench bench-rna bench-rdf lint format schemas clean server serve
+.PHONY: run test bench bench-rna bench-rdf bench-prefect lint format schemas clean server serve
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ bench-rna: $(STAMP)
 # RDF outputs and SPARQL at 100k actors (about 2 M triples; a few minutes).
 bench-rdf: $(STAMP)
 	$(BIN)/python -m benchmarks.rdf
+
+# What Prefect adds to `pana run` on the demo: in-process, against a server, temporary server, Dask.
+bench-prefect: $(STAMP)
+	$(BIN)/python -m benchmarks.prefect $(if $(RUNS),--runs $(RUNS),)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -13,28 +12,53 @@ from pana_data.catalog import CatalogError, load_catalog
 from pana_data.cli import CatalogOption, app
 from pana_data.pipeline import DEFAULT_OUT, NothingToPublish, Workspace, run_pipeline
 
+from .runners import Runner, RunnerError, run_flow, use_prefect
+
 
 @app.command()
 def run(
     catalog: CatalogOption = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = DEFAULT_OUT,
-    local: Annotated[
-        bool, typer.Option("--local", help="Run the stages in this process, without Prefect.")
-    ] = False,
+    prefect: Annotated[
+        bool | None,
+        typer.Option(
+            "--prefect/--local",
+            help="Run the Prefect pipeline flow, or the same stages in this process. "
+            "Default: Prefect when PREFECT_API_URL is set (environment or Prefect profile).",
+            show_default=False,
+        ),
+    ] = None,
+    task_runner: Annotated[
+        Runner,
+        typer.Option(
+            "--task-runner", help="Where the flow runs harvests and parses: thread or dask."
+        ),
+    ] = Runner.thread,
+    dask_address: Annotated[
+        str | None,
+        typer.Option(
+            "--dask-address",
+            help="Scheduler of an existing Dask cluster (tcp://host:8786); default: a local one.",
+        ),
+    ] = None,
+    dask_workers: Annotated[
+        int, typer.Option("--dask-workers", min=1, help="Processes of the local Dask cluster.")
+    ] = 2,
 ) -> None:
     """Harvest, validate, deduplicate and publish a new version."""
     try:
         load_catalog(catalog)  # a broken catalog fails here, before any server starts
-        if local:
-            version = run_pipeline(catalog, out)
+        path = str(catalog) if catalog else None
+        if use_prefect(prefect, task_runner):
+            version = run_flow(path, str(out), task_runner, dask_address, dask_workers)
         else:
-            # Offline by default: no telemetry from the temporary Prefect server.
-            os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-            os.environ.setdefault("DO_NOT_TRACK", "1")
-            from flows.pipeline import pipeline
-
-            version = pipeline(str(catalog) if catalog else None, str(out))
-    except (CatalogError, NothingToPublish) as exc:
+            typer.echo(
+                "no Prefect server set (PREFECT_API_URL): running the stages in this process; "
+                "see `make server`, or --prefect for a temporary server (about 15 s more)",
+                err=True,
+            )
+            version = run_pipeline(catalog, out)
+    except (CatalogError, NothingToPublish, RunnerError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     print_summary(Path(version))

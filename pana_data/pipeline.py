@@ -11,6 +11,7 @@ import datetime as dt
 import fcntl
 import json
 import logging
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -186,8 +187,9 @@ def parse_stage(catalog: Catalog, source_id: str, harvested: Harvest, ws: Worksp
     body = harvested.body
     reader = parse_kind(spec)
     register = None
+    token = uuid.uuid4().hex[:12]  # this parse's files: concurrent runs of a source never mix
     if reader.register is not None:
-        staged = stage_register(spec, reader.register, body, ws.staged)
+        staged = stage_register(spec, reader.register, body, ws.staged, token)
         result = staged.result
         if staged.rejected:
             result.warnings.append(
@@ -220,7 +222,7 @@ def parse_stage(catalog: Catalog, source_id: str, harvested: Harvest, ws: Worksp
     else:
         url = spec.url
     return {
-        "staged": write_staged(result, ws.staged),
+        "staged": write_staged(result, ws.staged, token),
         "summary": summary,
         "url": url,
         "register": register,
@@ -228,9 +230,14 @@ def parse_stage(catalog: Catalog, source_id: str, harvested: Harvest, ws: Worksp
 
 
 def load_stage(source_id: str, parsed: dict, harvested: Harvest, ws: Workspace) -> None:
-    with ws.store_lock():
-        _load(source_id, parsed, harvested, ws)
-        record_outcome(ws, source_id, None)  # under the lock: a build sees both or neither
+    try:
+        with ws.store_lock():
+            _load(source_id, parsed, harvested, ws)
+            record_outcome(ws, source_id, None)  # under the lock: a build sees both or neither
+    finally:  # staged files serve one load; the archive keeps the raw bytes to parse again
+        for path in [*parsed["staged"].values(), parsed.get("register")]:
+            if path:
+                Path(path).unlink(missing_ok=True)
 
 
 def _load(source_id: str, parsed: dict, harvested: Harvest, ws: Workspace) -> None:

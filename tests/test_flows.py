@@ -76,7 +76,9 @@ def test_pana_run_with_a_hand_written_catalog(prefect_harness, hand_catalog, tmp
     from flows.cli import app
 
     out = tmp_path / "out"
-    result = CliRunner().invoke(app, ["run", "--catalog", str(hand_catalog), "--out", str(out)])
+    result = CliRunner().invoke(
+        app, ["run", "--prefect", "--catalog", str(hand_catalog), "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     latest = out / "latest"
     actors = rows(latest / "actors.csv")

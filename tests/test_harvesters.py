@@ -274,7 +274,9 @@ def test_pana_run_with_registers_and_api_mirror(prefect_harness, tmp_path, api, 
 
     out = tmp_path / "out"
     catalog = write_catalog(tmp_path, api.root)
-    result = CliRunner().invoke(app, ["run", "--catalog", str(catalog), "--out", str(out)])
+    result = CliRunner().invoke(
+        app, ["run", "--prefect", "--catalog", str(catalog), "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     actors = read_csv(out / "latest" / "actors.csv")
     assert by(actors, "rna", "W9T1002359")["statut"] == "ferme"
