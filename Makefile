@@ -63,4 +63,5 @@ server: $(STAMP)
 serve: $(STAMP)
 	PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api DO_NOT_TRACK=1 \
 	$(BIN)/python -m flows.deployments serve $(if $(CATALOG),--catalog "$(CATALOG)") \
-	  $(if $(OUT),--out "$(OUT)") $(if $(BUILD_CRON),--build-cron "$(BUILD_CRON)")
+	  $(if $(OUT),--out "$(OUT)") $(if $(BUILD_CRON),--build-cron "$(BUILD_CRON)") \
+	  $(if $(WATCH),--watch "$(WATCH)")

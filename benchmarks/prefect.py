@@ -53,16 +53,20 @@ def free_port() -> int:
 
 def timed(args: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
-    subprocess.run(args, cwd=ROOT, env=env, check=True, capture_output=True)
-    return time.perf_counter() - start
+    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return seconds
 
 
 def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
-    server = subprocess.Popen(
-        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port),
-         "--analytics-off"],
-        cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+        server = subprocess.Popen(
+            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port),
+             "--analytics-off"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -95,7 +99,9 @@ def main() -> None:
         imports = [timed([sys.executable, "-c", "import prefect"], base) for _ in range(args.runs)]
         for mode in modes:
             flags, with_server = MODES[mode]
-            env = served if with_server else base
+            # A temporary server gets a Prefect home of its own: never the running server's
+            # SQLite database.
+            env = served if with_server else base | {"PREFECT_HOME": str(work / f"home-{mode}")}
             runs = []
             for i in range(args.runs + 1):  # the first warms caches and the database
                 out = work / f"{mode}-{i}"
@@ -108,7 +114,11 @@ def main() -> None:
             times[mode] = runs
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
         shutil.rmtree(work, ignore_errors=True)
 
     median = {mode: statistics.median(runs) for mode, runs in times.items()}

@@ -24,7 +24,8 @@ def run(
         typer.Option(
             "--prefect/--local",
             help="Run the Prefect pipeline flow, or the same stages in this process. "
-            "Default: Prefect when PREFECT_API_URL is set (environment or Prefect profile).",
+            "Default: Prefect when a server is set (PREFECT_API_URL: environment, profile, "
+            "or this folder's .env, prefect.toml or pyproject.toml).",
             show_default=False,
         ),
     ] = None,
@@ -48,15 +49,17 @@ def run(
     """Harvest, validate, deduplicate and publish a new version."""
     try:
         load_catalog(catalog)  # a broken catalog fails here, before any server starts
-        path = str(catalog) if catalog else None
         if use_prefect(prefect, task_runner):
-            version = run_flow(path, str(out), task_runner, dask_address, dask_workers)
+            # Absolute paths: Dask workers elsewhere resolve nothing against this folder.
+            path = str(catalog.resolve()) if catalog else None
+            version = run_flow(path, str(out.resolve()), task_runner, dask_address, dask_workers)
         else:
-            typer.echo(
-                "no Prefect server set (PREFECT_API_URL): running the stages in this process; "
-                "see `make server`, or --prefect for a temporary server (about 15 s more)",
-                err=True,
-            )
+            if prefect is None:
+                typer.echo(
+                    "no Prefect server set (PREFECT_API_URL): running the stages in this "
+                    "process; see `make server`, or --prefect for a temporary server",
+                    err=True,
+                )
             version = run_pipeline(catalog, out)
     except (CatalogError, NothingToPublish, RunnerError) as exc:
         typer.echo(f"error: {exc}", err=True)

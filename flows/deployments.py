@@ -9,14 +9,20 @@ harvests, and the whole ``pipeline`` on demand. The same list feeds ``make serve
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
 import sys
+import threading
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from flows.pipeline import build, harvest_source, pipeline
-from pana_data.catalog import load_catalog
+from pana_data.catalog import DEMO_CATALOG, CatalogError, load_catalog
 from pana_data.pipeline import DEFAULT_OUT
 
 # Declared frequency -> cron (Europe/Paris): harvests at night, the build once they are done.
@@ -24,6 +30,10 @@ CRON = {"daily": "0 3 * * *", "weekly": "0 3 * * 1", "monthly": "0 3 1 * *"}
 BUILD_CRON = "0 6 * * *"
 TIMEZONE = "Europe/Paris"
 WORK_POOL = "pana-process"
+
+WATCH_SECONDS = 30.0  # how often `make serve` reads the catalog again
+
+log = logging.getLogger("pana.serve")
 
 
 @dataclass(frozen=True)
@@ -56,12 +66,75 @@ def deployments(
 
 
 def serve_all(
-    catalog_path: str | None = None, out_dir: str = str(DEFAULT_OUT), build_cron: str = BUILD_CRON
+    catalog_path: str | None = None,
+    out_dir: str = str(DEFAULT_OUT),
+    build_cron: str = BUILD_CRON,
+    watch: float = WATCH_SECONDS,
 ) -> None:
-    """Serve every deployment in this process, each run in a subprocess (`make serve`)."""
+    """Serve every deployment in this process, each run in a subprocess (`make serve`).
+
+    Every ``watch`` seconds the catalog is read again; when it changed and is valid, the process
+    restarts itself to serve the new list (a source added gets its harvest deployment, a source
+    removed has its schedule paused). Runs in progress go on: each is its own subprocess."""
     from prefect import serve
 
-    serve(*runner_deployments(catalog_path, out_dir, build_cron))
+    found = runner_deployments(catalog_path, out_dir, build_cron)
+    pause_removed_harvests({d.name for d in found})
+    if watch:
+        threading.Thread(
+            target=restart_on_change, args=(catalog_path, watch), daemon=True, name="catalog-watch"
+        ).start()
+    serve(*found)
+
+
+def restart_on_change(catalog_path: str | None, every: float) -> None:
+    """Poll the catalog's bytes; on a valid change, replace this process with a fresh
+    ``serve`` of the same arguments. An invalid catalog is logged and the current deployments
+    stay served, so a typo never stops the schedules."""
+    path = Path(catalog_path) if catalog_path else DEMO_CATALOG
+    seen = _fingerprint(path)
+    while True:
+        time.sleep(every)
+        now = _fingerprint(path)
+        if now == seen:
+            continue
+        seen = now
+        try:
+            load_catalog(catalog_path)
+        except CatalogError as exc:
+            log.error(
+                "catalog %s changed but is invalid, still serving the previous one: %s", path, exc
+            )
+            continue
+        log.warning("catalog %s changed: restarting to serve its deployments", path)
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "flows.deployments", *sys.argv[1:]])
+
+
+def _fingerprint(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def pause_removed_harvests(names: set[str]) -> list[str]:
+    """Pause the schedule of every harvest deployment whose source left the catalog (its runs
+    and history stay); returns their names."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    paused = []
+    with get_client(sync_client=True) as client:
+        flows = FlowFilter(name=FlowFilterName(any_=[harvest_source.name]))
+        for deployment in client.read_deployments(flow_filter=flows):
+            if deployment.name not in names and not deployment.paused:
+                client.pause_deployment(deployment.id)
+                paused.append(deployment.name)
+    for name in paused:
+        log.warning("source gone from the catalog: deployment %s paused", name)
+    return paused
 
 
 def runner_deployments(
@@ -122,9 +195,15 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--catalog", default=None, help="catalog YAML (default: the demo)")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="publication folder")
     parser.add_argument("--build-cron", default=BUILD_CRON, help="when the build runs (cron)")
+    parser.add_argument(
+        "--watch",
+        type=float,
+        default=WATCH_SECONDS,
+        help="seconds between checks of the catalog for changes (0: never)",
+    )
     args = parser.parse_args(argv)
     if args.command == "serve":
-        serve_all(args.catalog, args.out, args.build_cron)
+        serve_all(args.catalog, args.out, args.build_cron, args.watch)
     else:
         sys.stdout.write(prefect_yaml(args.catalog, args.out))
 

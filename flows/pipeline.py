@@ -18,6 +18,7 @@ from prefect.artifacts import (
     create_markdown_artifact,
     create_table_artifact,
 )
+from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.sync import rate_limit
 
 from pana_data import pipeline as lib
@@ -83,12 +84,13 @@ def _limit_exists(name: str) -> bool:
         return False
 
 
-@task(task_run_name="parse-{source_id}")
+# Staged files serve one load and are removed by it: never a cached parse, never a second load.
+@task(task_run_name="parse-{source_id}", cache_policy=NO_CACHE)
 def parse(catalog: Catalog, source_id: str, body: Harvest, ws: lib.Workspace) -> dict:
     return lib.parse_stage(catalog, source_id, body, ws)
 
 
-@task(task_run_name="load-{source_id}")
+@task(task_run_name="load-{source_id}", retries=0)
 def load(source_id: str, parsed: dict, body: Harvest, ws: lib.Workspace) -> None:
     lib.load_stage(source_id, parsed, body, ws)
 
@@ -184,6 +186,7 @@ def build(catalog_path: str | None = None, out_dir: str = str(lib.DEFAULT_OUT)) 
 
 def _build(catalog: Catalog, ws: lib.Workspace) -> str:
     with ws.store_lock():  # harvests deployed apart wait while the store is read and updated
+        lib.sweep_staged(ws)
         failures = lib.recorded_failures(catalog, ws)
         lib.check_publishable(catalog, failures)
         geocoding = geocode(catalog, ws)

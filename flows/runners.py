@@ -8,6 +8,7 @@ the same stages in-process otherwise (``--prefect``/``--local`` decide instead).
 from __future__ import annotations
 
 import os
+import socket
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,20 +25,42 @@ class RunnerError(RuntimeError):
     """A run that cannot start as asked (said before anything is harvested)."""
 
 
-def configured_api_url() -> str | None:
-    """``PREFECT_API_URL`` from the environment or the active Prefect profile, read without
-    importing Prefect (2–3 s), so that deciding costs nothing when no server is set."""
-    if url := os.environ.get("PREFECT_API_URL"):
-        return url
+def configured_api_url(cwd: Path | None = None) -> str | None:
+    """The Prefect API URL this process would use, decided cheaply when possible.
+
+    ``PREFECT_API_URL`` in the environment decides (an empty value means none, as for
+    Prefect). When this folder holds another source of Prefect settings (``.env``,
+    ``prefect.toml``, or ``[tool.prefect]`` in ``pyproject.toml``), Prefect itself is asked,
+    since those can set the URL or move the profiles. Otherwise the active profile of
+    ``profiles.toml`` is read without importing Prefect (2–3 s), so that deciding costs nothing
+    when no server is set."""
+    if "PREFECT_API_URL" in os.environ:
+        return os.environ["PREFECT_API_URL"] or None
+    cwd = cwd or Path.cwd()
+    if _other_settings(cwd):
+        from prefect.settings import get_current_settings
+
+        return get_current_settings().api.url or None
     home = Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
     path = Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml").expanduser()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return None
+    data = _toml(path)
     name = os.environ.get("PREFECT_PROFILE") or data.get("active") or "ephemeral"
     profile = (data.get("profiles") or {}).get(name) or {}
     return profile.get("PREFECT_API_URL") or None
+
+
+def _other_settings(cwd: Path) -> bool:
+    """Whether ``cwd`` holds Prefect settings besides the environment and the profiles."""
+    if (cwd / ".env").is_file() or (cwd / "prefect.toml").is_file():
+        return True
+    return "prefect" in (_toml(cwd / "pyproject.toml").get("tool") or {})
+
+
+def _toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
 
 
 def use_prefect(prefect: bool | None, runner: Runner) -> bool:
@@ -64,10 +87,12 @@ def run_flow(
     from flows.pipeline import pipeline
 
     if runner is Runner.thread:
+        if dask_address:
+            raise RunnerError("--dask-address needs --task-runner dask")
         return pipeline(catalog, out)
+    task_runner = dask_runner(dask_address, dask_workers)  # a missing extra fails at once
     with api_for_workers(dask_address):
-        flow = pipeline.with_options(task_runner=dask_runner(dask_address, dask_workers))
-        return flow(catalog, out)
+        return pipeline.with_options(task_runner=task_runner)(catalog, out)
 
 
 def dask_runner(address: str | None, workers: int):
@@ -111,7 +136,12 @@ def api_for_workers(address: str | None) -> Iterator[None]:
         )
     from prefect.server.api.server import SubprocessASGIServer
 
-    server = SubprocessASGIServer()
+    # A port of its own: without one, Prefect hands back the process's shared temporary server,
+    # which this context would then stop under its other users.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = SubprocessASGIServer(port=port)
     server.start()
     before = os.environ.get("PREFECT_API_URL")
     os.environ["PREFECT_API_URL"] = server.api_url  # inherited by the worker processes

@@ -60,7 +60,7 @@ def cli_reference(root: typer.Typer) -> str:
         if options:
             lines.extend(["| option | default | meaning |", "| --- | --- | --- |"])
             for param in options:
-                names = ", ".join(f"`{o}`" for o in param.opts)
+                names = ", ".join(f"`{o}`" for o in [*param.opts, *param.secondary_opts])
                 default = "" if param.default in (None, False) else f"`{param.default}`"
                 meaning = (param.help or "").replace("|", "\\|")
                 lines.append(f"| {names} | {default} | {meaning} |")

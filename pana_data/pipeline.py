@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import glob
 import json
 import logging
+import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -183,11 +186,42 @@ def _filled(records: list, names: dict[str, float], source_id: str) -> dict[str,
 
 
 def parse_stage(catalog: Catalog, source_id: str, harvested: Harvest, ws: Workspace) -> dict:
+    """Validate a harvest into staged files for the load. Their names carry a token of this
+    parse, so that two runs of one source never mix; a failed parse leaves none behind."""
+    token = uuid.uuid4().hex[:12]
+    try:
+        return _parse(catalog, source_id, harvested, ws, token)
+    except BaseException:
+        for path in ws.staged.glob(f"{glob.escape(source_id)}.{token}.*"):
+            path.unlink(missing_ok=True)
+        raise
+
+
+STAGED_MAX_AGE = 86400  # seconds: older staged files were left by a killed run
+
+
+def sweep_staged(ws: Workspace, max_age: float = STAGED_MAX_AGE) -> list[Path]:
+    """Remove what killed runs left in the staging folder (files and temporary folders older
+    than ``max_age``); returns what was removed. A build calls it under the store lock."""
+    if not ws.staged.is_dir():
+        return []
+    limit = time.time() - max_age
+    removed = []
+    for path in ws.staged.iterdir():
+        if path.lstat().st_mtime < limit:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _parse(catalog: Catalog, source_id: str, harvested: Harvest, ws: Workspace, token: str) -> dict:
     spec = catalog.source(source_id)
     body = harvested.body
     reader = parse_kind(spec)
     register = None
-    token = uuid.uuid4().hex[:12]  # this parse's files: concurrent runs of a source never mix
     if reader.register is not None:
         staged = stage_register(spec, reader.register, body, ws.staged, token)
         result = staged.result
@@ -413,6 +447,7 @@ def harvest_one(catalog: Catalog, source_id: str, ws: Workspace) -> None:
 def build_stage(catalog: Catalog, ws: Workspace) -> Path:
     """Geocode, deduplicate, enrich and publish from what the sources' last harvests left."""
     with ws.store_lock():
+        sweep_staged(ws)
         failures = recorded_failures(catalog, ws)
         check_publishable(catalog, failures)
         geocoding = geocode_stage(catalog, ws)

@@ -103,6 +103,7 @@ def test_make_serve_fires_the_build_on_its_cron_and_publishes(tmp_path):
     import os
     import signal
     import subprocess
+    import time
 
     import requests
 
@@ -133,7 +134,8 @@ def test_make_serve_fires_the_build_on_its_cron_and_publishes(tmp_path):
                 return False
 
         wait_for(healthy, 90, "the Prefect server")
-        serve = make + ["serve", f"CATALOG={catalog_path}", f"OUT={out}", "BUILD_CRON=* * * * *"]
+        serve = make + ["serve", f"CATALOG={catalog_path}", f"OUT={out}", "BUILD_CRON=* * * * *",
+                        "WATCH=2"]  # fmt: skip
         processes.append(subprocess.Popen(serve, cwd=ROOT, env=env, stdout=logs[1],
                                           stderr=subprocess.STDOUT, start_new_session=True))  # fmt: skip
 
@@ -152,6 +154,31 @@ def test_make_serve_fires_the_build_on_its_cron_and_publishes(tmp_path):
             return "published-version" in shown and "actor-changes" in shown
 
         wait_for(listed, 60, "the run's artifacts in `prefect artifact ls`")
+
+        # A maintainer edits the catalog: one source added, one removed. `make serve` notices,
+        # serves the new source's harvest and pauses the schedule of the one removed.
+        def harvests():
+            found = requests.post(f"{api}/deployments/filter", json={}, timeout=10).json()
+            return {d["name"]: d["paused"] for d in found if d["name"].startswith("harvest-")}
+
+        assert harvests() == {f"harvest-{s.id}": False for s in catalog.sources}
+        data = yaml.safe_load(catalog_path.read_text(encoding="utf-8"))
+        data["sources"] = [s for s in data["sources"] if s["id"] != "ligue-guidasso"]
+        data["sources"].append({**data["sources"][0], "id": "lieux-copie"})
+        catalog_path.write_text("sources: [{id: broken", encoding="utf-8")  # a typo first
+        time.sleep(5)
+        catalog_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        wait_for(
+            lambda: (
+                harvests().get("harvest-lieux-copie") is False
+                and harvests().get("harvest-ligue-guidasso") is True
+            ),
+            120,
+            "the catalog's new deployment served and the removed one paused",
+        )
+        log = (tmp_path / "serve.log").read_text()
+        assert "changed but is invalid, still serving the previous one" in log
+        assert "changed: restarting to serve its deployments" in log
     finally:
         for process in processes:
             try:

@@ -72,14 +72,22 @@ def rows(path):
         return list(csv.DictReader(f))
 
 
-def test_pana_run_with_a_hand_written_catalog(prefect_harness, hand_catalog, tmp_path):
+def test_pana_run_with_a_hand_written_catalog(prefect_harness, hand_catalog, tmp_path, monkeypatch):
+    """With a server set (PREFECT_API_URL), `pana run` is the Prefect flow, reported there."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.sorting import FlowRunSort
+    from prefect.settings import get_current_settings
+
     from flows.cli import app
 
+    monkeypatch.setenv("PREFECT_API_URL", get_current_settings().api.url)
     out = tmp_path / "out"
-    result = CliRunner().invoke(
-        app, ["run", "--prefect", "--catalog", str(hand_catalog), "--out", str(out)]
-    )
+    result = CliRunner().invoke(app, ["run", "--catalog", str(hand_catalog), "--out", str(out)])
     assert result.exit_code == 0, result.output
+    assert "no Prefect server set" not in result.output
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=20)
+    assert [r.parameters["out_dir"] for r in runs if r.name and r.parameters].count(str(out)) == 1
     latest = out / "latest"
     actors = rows(latest / "actors.csv")
     # The partner's Anonymal shares the example's SIRET and postcode: one actor, two sources.

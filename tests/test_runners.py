@@ -35,9 +35,34 @@ def test_the_server_is_found_in_the_environment_or_the_active_profile(no_server,
     assert configured_api_url() == "http://other:4200/api"
     monkeypatch.setenv("PREFECT_API_URL", "http://env:4200/api")
     assert configured_api_url() == "http://env:4200/api"
+    monkeypatch.setenv("PREFECT_API_URL", "")  # empty: none, as for Prefect
+    assert configured_api_url() is None
     monkeypatch.delenv("PREFECT_API_URL")
     (no_server / "profiles.toml").write_text("active = [broken")
     assert configured_api_url() is None
+
+
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        (".env", "PREFECT_API_URL=http://dotenv:4200/api\n"),
+        ("prefect.toml", '[api]\nurl = "http://dotenv:4200/api"\n'),
+        ("pyproject.toml", '[tool.prefect.api]\nurl = "http://dotenv:4200/api"\n'),
+    ],
+)
+def test_prefect_settings_files_of_the_folder_are_read_by_prefect_itself(
+    no_server, tmp_path, monkeypatch, name, text
+):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    assert configured_api_url(folder) is None
+    (folder / name).write_text(text)
+    monkeypatch.chdir(folder)  # Prefect reads them from the working directory
+    from prefect.settings import Settings
+
+    assert Settings().api.url == "http://dotenv:4200/api"  # what Prefect itself reads there
+    monkeypatch.setattr("prefect.settings.get_current_settings", lambda: Settings())
+    assert configured_api_url(folder) == "http://dotenv:4200/api"
 
 
 def test_prefect_is_used_when_a_server_is_set_or_asked_for(no_server, monkeypatch):
@@ -71,12 +96,19 @@ def test_pana_run_without_a_server_never_imports_prefect(no_server, tmp_path):
     assert (tmp_path / "out" / "latest" / "actors.csv").exists()
 
 
-def test_local_and_dask_do_not_go_together(tmp_path):
+@pytest.mark.parametrize(
+    "args, error",
+    [
+        (["--local", "--task-runner", "dask"], "--task-runner dask runs Prefect tasks: drop --local"),
+        (["--prefect", "--dask-address", "tcp://10.0.0.1:8786"], "--dask-address needs --task-runner dask"),
+    ],
+)  # fmt: skip
+def test_options_that_do_not_go_together(prefect_harness, tmp_path, args, error):
     from flows.cli import app
 
-    result = CliRunner().invoke(app, ["run", "--local", "--task-runner", "dask", "-o", tmp_path])
+    result = CliRunner().invoke(app, ["run", *args, "-o", tmp_path])
     assert result.exit_code == 1
-    assert "--task-runner dask runs Prefect tasks: drop --local" in result.output
+    assert error in result.output
     assert not (tmp_path / "latest").exists()
 
 
@@ -89,6 +121,47 @@ def test_a_remote_dask_cluster_needs_a_real_api_url():
         with pytest.raises(RunnerError, match="set PREFECT_API_URL"):
             with api_for_workers("tcp://10.0.0.1:8786"):
                 pass
+
+
+@pytest.mark.flow
+def test_a_local_dask_cluster_without_a_server_shares_one_temporary_server(no_server, tmp_path):
+    """The default `pana run --task-runner dask` with no server set, as on a fresh machine: one
+    temporary server for the flow and both Dask workers (each would otherwise start its own and
+    say so on the shared stderr), and the run publishes."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env["PREFECT_LOGGING_LEVEL"] = "INFO"
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", "--task-runner", "dask",
+         "--out", str(tmp_path / "out")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert output.count("Starting temporary server") == 1, output
+    assert "Creating a new Dask cluster" in output
+    assert (tmp_path / "out" / "latest" / "actors.csv").exists()
+
+
+def test_a_temporary_server_for_workers_is_its_own(prefect_harness):
+    """Starting and stopping the workers' temporary server leaves any other server alone (here
+    the test harness's, which Prefect would otherwise hand back as the process's shared one)."""
+    import requests
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    from flows.runners import api_for_workers
+
+    harness = get_current_settings().api.url
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        with api_for_workers(None):
+            url = get_current_settings().api.url
+            assert url != harness
+            assert requests.get(f"{url}/health", timeout=10).json() is True
+    assert get_current_settings().api.url == harness
+    assert requests.get(f"{harness}/health", timeout=10).json() is True
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{url}/health", timeout=10)
 
 
 @pytest.mark.flow
@@ -176,23 +249,34 @@ def test_two_runs_of_one_source_never_share_staged_files(tmp_path):
     assert not [p for p in ws.staged.iterdir() if not p.name.startswith(".")]
 
 
-def test_a_local_dask_cluster_without_a_server_shares_one_temporary_server():
-    """No API URL: one temporary server for the flow, whose URL the worker processes inherit
-    (else each worker would start its own); everything is put back afterwards."""
+def test_a_failed_parse_leaves_no_staged_file_and_builds_sweep_old_ones(tmp_path):
     import os
+    import time
 
-    import requests
-    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+    import yaml
 
-    from flows.runners import api_for_workers
+    from pana_data import pipeline as lib
+    from pana_data.catalog import load_catalog
 
-    before = os.environ.get("PREFECT_API_URL")
-    with temporary_settings(restore_defaults={PREFECT_API_URL}):
-        with api_for_workers(None):
-            url = os.environ["PREFECT_API_URL"]
-            assert get_current_settings().api.url == url
-            assert requests.get(f"{url}/health", timeout=10).json() is True
-        assert get_current_settings().api.url is None
-    assert os.environ.get("PREFECT_API_URL") == before
-    with pytest.raises(requests.ConnectionError):
-        requests.get(f"{url}/health", timeout=10)
+    catalog_path = changed_demo(tmp_path / "demo")
+    data = yaml.safe_load(catalog_path.read_text(encoding="utf-8"))
+    register = next(s for s in data["sources"] if s["kind"] == "rna")
+    register["assertions"] = {"min_records": 1000}  # the register stages, then fails
+    catalog_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    catalog = load_catalog(catalog_path)
+    ws = lib.Workspace(tmp_path / "out")
+    harvested = lib.harvest_stage(catalog, register["id"], ws)
+    with pytest.raises(lib.SourceAssertionError, match="min_records=1000"):
+        lib.parse_stage(catalog, register["id"], harvested, ws)
+    assert list(ws.staged.iterdir()) == []
+
+    old, new = ws.staged / "x.abc.records.jsonl", ws.staged / "y.def.records.jsonl"
+    left = ws.staged / ".x-tmp"
+    for path in (old, new):
+        path.write_text("{}\n")
+    left.mkdir()
+    day_ago = time.time() - lib.STAGED_MAX_AGE - 60
+    os.utime(old, (day_ago, day_ago))
+    os.utime(left, (day_ago, day_ago))
+    assert sorted(lib.sweep_staged(ws)) == sorted([old, left])
+    assert list(ws.staged.iterdir()) == [new]
