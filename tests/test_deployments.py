@@ -1,6 +1,7 @@
 """Deployments generated from the catalog, checked against the flows' signatures; separate
 harvest and build flows."""
 
+import csv
 import inspect
 import json
 
@@ -97,9 +98,11 @@ def wait_for(check, seconds: float, what: str):
 
 
 @pytest.mark.flow
-def test_make_serve_fires_the_build_on_its_cron_and_publishes(tmp_path):
+def test_make_serve_fires_the_build_on_its_cron_and_publishes(tmp_path, httpserver):
     """`make server`, then `make serve` with the build every minute: the run it fires publishes a
-    version and leaves its artifacts, listed by `prefect artifact ls`."""
+    version and leaves its artifacts, listed by `prefect artifact ls`. One source's served
+    harvest fails: the webhook is told, and the next build publishes the others with that source
+    stale and its last good harvest kept."""
     import os
     import signal
     import subprocess
@@ -115,9 +118,12 @@ def test_make_serve_fires_the_build_on_its_cron_and_publishes(tmp_path):
     catalog = load_catalog(catalog_path)
     for spec in catalog.sources:  # the harvests, as their own deployments would have run them
         lib.harvest_one(catalog, spec.id, lib.Workspace(out))
+    broken = "lamednum-nouvelle-aquitaine"  # its partner's file is gone from now on
+    (catalog_path.parent / catalog.source(broken).url).unlink()
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
     port = free_port()
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"),
-           "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+           "PREFECT_RUNNER_POLL_FREQUENCY": "2", "PANA_WEBHOOK_URL": httpserver.url_for("/hook"),
            "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5"}  # fmt: skip
     env.pop("PREFECT_API_URL", None)
     logs = (tmp_path / "server.log").open("w"), (tmp_path / "serve.log").open("w")
@@ -154,6 +160,29 @@ def test_make_serve_fires_the_build_on_its_cron_and_publishes(tmp_path):
             return "published-version" in shown and "actor-changes" in shown
 
         wait_for(listed, 60, "the run's artifacts in `prefect artifact ls`")
+
+        # The broken source's own deployment runs (as its schedule would) and fails.
+        subprocess.run(
+            [tool("prefect"), "deployment", "run", f"pana-harvest-source/harvest-{broken}"],
+            env={**env, "PREFECT_API_URL": api}, check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        notice = wait_for(lambda: httpserver.log, 120, "the failed harvest's webhook notice")
+        assert notice[0][0].get_json()["flow"] == "pana-harvest-source"
+        assert notice[0][0].get_json()["state"] == "Failed"
+
+        def stale():  # the next build: the others fresh, the broken one on its last harvest
+            run = json.loads((out / "work" / "last_run.json").read_text())
+            status = {s["source_id"]: s["status"] for s in run["sources"]}
+            return status[broken] == "stale" and status
+
+        status = wait_for(stale, 150, "a build that marks the failed source stale")
+        assert {k: v for k, v in status.items() if k != broken} == {
+            s.id: "ok" for s in catalog.sources if s.id != broken
+        }
+        latest = json.loads((out / "versions.json").read_text())["latest"]
+        sources = {s for a in csv.DictReader((out / latest / "actors.csv").open()) for s in
+                   a["sources"].split("|")}  # fmt: skip
+        assert broken in sources  # its last good harvest is still published
 
         # A maintainer edits the catalog: one source added, one removed. `make serve` notices,
         # serves the new source's harvest and pauses the schedule of the one removed.
@@ -254,3 +283,47 @@ def test_no_task_retry_when_the_server_asks_to_wait_longer_than_the_retries():
     assert judged(HarvestError("503", retryable=True, retry_after=RETRY_DELAYS[-1]))
     assert not judged(HarvestError("503", retryable=True, retry_after=3600))
     assert not judged(HarvestError("404"))
+
+
+@pytest.mark.flow
+def test_a_prefect_rate_limit_spaces_the_harvests_requests(
+    prefect_harness, tmp_path, httpserver, monkeypatch
+):
+    """The flows' throttle takes a slot of the server's `api-<host>` limit before each request:
+    with a limit of one slot decaying at 2 per second, four requests need at least 1.5 s. The
+    limit lives on the Prefect server, so every process harvesting that API shares it."""
+    import math
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+
+    import flows.pipeline as fp
+    from pana_data.archive import Archive
+    from pana_data.http import HttpClient
+
+    httpserver.expect_request("/x").respond_with_data("ok", content_type="text/plain")
+    host = httpserver.host
+    monkeypatch.setattr(fp, "_LIMITS", {})
+
+    def four_requests() -> float:
+        client = HttpClient(
+            Archive(tmp_path / "archive"), rate=math.inf, throttle=fp.api_rate_limit
+        )
+        start = time.monotonic()
+        for i in range(4):
+            client.fetch("s", httpserver.url_for(f"/x?i={i}"))
+        return time.monotonic() - start
+
+    name = f"api-{fp._key(host)}"
+    with get_client(sync_client=True) as client:
+        client.create_global_concurrency_limit(
+            GlobalConcurrencyLimitCreate(name=name, limit=1, slot_decay_per_second=2.0)
+        )
+    try:
+        assert four_requests() >= 1.4  # 3 waits of 0.5 s, less the clock's slack
+        assert fp._LIMITS == {name: True}
+    finally:
+        with get_client(sync_client=True) as client:
+            client.delete_global_concurrency_limit_by_name(name)
+    assert len(httpserver.log) == 4
