@@ -9,20 +9,18 @@ harvests, and the whole ``pipeline`` on demand. The same list feeds ``make serve
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import logging
-import os
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from flows.pipeline import build, harvest_source, pipeline
-from pana_data.catalog import DEMO_CATALOG, CatalogError, load_catalog
+from pana_data.catalog import load_catalog
 from pana_data.pipeline import DEFAULT_OUT
 
 # Declared frequency -> cron (Europe/Paris): harvests at night, the build once they are done.
@@ -73,84 +71,114 @@ def serve_all(
 ) -> None:
     """Serve every deployment in this process, each run in a subprocess (`make serve`).
 
-    Every ``watch`` seconds the catalog is read again; when it changed and is valid, the process
-    restarts itself to serve the new list (a source added gets its harvest deployment, a source
-    removed has its schedule paused). Runs in progress go on: each is its own subprocess."""
-    from prefect import serve
+    Every ``watch`` seconds the catalog is read again. When its deployments changed (a source
+    added or removed, a frequency changed) and two reads in a row agree, the running Prefect
+    runner is told: new and changed deployments are served, removed harvests have their schedule
+    paused. Nothing restarts, so runs in progress go on; a catalog that does not validate is
+    logged and the served deployments stay."""
+    from prefect.exceptions import TerminationSignal
+    from prefect.runner import Runner
 
-    found = runner_deployments(catalog_path, out_dir, build_cron)
-    pause_removed_harvests({d.name for d in found})
+    runner = Runner(pause_on_shutdown=True)
+    served = {d.name: d for d in deployments(catalog_path, out_dir, build_cron)}
+    for d in served.values():
+        runner.add_deployment(runner_deployment(d))
+    pause_removed_harvests(set(served), out_dir)
     if watch:
         threading.Thread(
-            target=restart_on_change, args=(catalog_path, watch), daemon=True, name="catalog-watch"
+            target=watch_catalog,
+            args=(runner, served, catalog_path, out_dir, build_cron, watch),
+            daemon=True,
+            name="catalog-watch",
         ).start()
-    serve(*found)
+    try:
+        asyncio.run(runner.start())
+    except (KeyboardInterrupt, TerminationSignal) as exc:
+        log.info("received %s, shutting down", type(exc).__name__)
 
 
-def restart_on_change(catalog_path: str | None, every: float) -> None:
-    """Poll the catalog's bytes; on a valid change, replace this process with a fresh
-    ``serve`` of the same arguments. An invalid catalog is logged and the current deployments
-    stay served, so a typo never stops the schedules."""
-    path = Path(catalog_path) if catalog_path else DEMO_CATALOG
-    seen = _fingerprint(path)
+def watch_catalog(
+    runner, served: dict, catalog_path: str | None, out_dir: str, build_cron: str, every: float
+) -> None:
+    """The watcher of ``serve_all``: never raises, so that watching never stops."""
+    pending: dict | None = None
+    error = None
     while True:
         time.sleep(every)
-        now = _fingerprint(path)
-        if now == seen:
-            continue
-        seen = now
         try:
-            load_catalog(catalog_path)
-        except CatalogError as exc:
-            log.error(
-                "catalog %s changed but is invalid, still serving the previous one: %s", path, exc
-            )
+            wanted = {d.name: d for d in deployments(catalog_path, out_dir, build_cron)}
+        except Exception as exc:  # noqa: BLE001 - a catalog being edited: keep serving
+            if str(exc) != error:
+                error = str(exc)
+                log.error("catalog invalid, still serving the previous deployments: %s", exc)
             continue
-        log.warning("catalog %s changed: restarting to serve its deployments", path)
-        for handler in logging.getLogger().handlers:
-            handler.flush()
-        os.execv(sys.executable, [sys.executable, "-m", "flows.deployments", *sys.argv[1:]])
+        error = None
+        if wanted == served:
+            pending = None
+        elif wanted != pending:
+            pending = wanted  # act when the next read agrees: never on a file half written
+        else:
+            try:
+                apply_catalog(runner, served, wanted, out_dir)
+                pending = None
+            except Exception:  # noqa: BLE001 - the API may be down: the next poll tries again
+                log.exception("catalog changed, but its deployments could not be applied yet")
 
 
-def _fingerprint(path: Path) -> str | None:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
+def apply_catalog(runner, served: dict, wanted: dict, out_dir: str) -> None:
+    """Serve the new and changed deployments on the running ``runner``, pause removed harvests,
+    and record ``wanted`` as served."""
+    for name, d in wanted.items():
+        if served.get(name) != d:
+            future = runner.execute_in_background(runner.aadd_deployment, runner_deployment(d))
+            future.result(timeout=120)
+            log.warning("catalog changed: deployment %s served", name)
+    pause_removed_harvests(set(wanted), out_dir)
+    served.clear()
+    served.update(wanted)
 
 
-def pause_removed_harvests(names: set[str]) -> list[str]:
-    """Pause the schedule of every harvest deployment whose source left the catalog (its runs
-    and history stay); returns their names."""
+def pause_removed_harvests(names: set[str], out_dir: str) -> list[str]:
+    """Pause the schedule of every harvest deployment of this workspace (``out_dir``) whose
+    source left the catalog; their runs and history stay. Returns their names."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 
     paused = []
+    flows = FlowFilter(name=FlowFilterName(any_=[harvest_source.name]))
     with get_client(sync_client=True) as client:
-        flows = FlowFilter(name=FlowFilterName(any_=[harvest_source.name]))
-        for deployment in client.read_deployments(flow_filter=flows):
-            if deployment.name not in names and not deployment.paused:
-                client.pause_deployment(deployment.id)
-                paused.append(deployment.name)
+        offset, page = 0, 200
+        while True:
+            found = client.read_deployments(flow_filter=flows, limit=page, offset=offset)
+            for deployment in found:
+                ours = (deployment.parameters or {}).get("out_dir") == out_dir
+                if ours and deployment.name not in names and not deployment.paused:
+                    client.pause_deployment(deployment.id)
+                    paused.append(deployment.name)
+            if len(found) < page:
+                break
+            offset += page
     for name in paused:
         log.warning("source gone from the catalog: deployment %s paused", name)
     return paused
+
+
+def runner_deployment(d: Deployment):
+    """One deployment as Prefect builds it for a runner."""
+    from prefect.schedules import Cron
+
+    return d.flow.to_deployment(
+        name=d.name,
+        parameters=d.parameters,
+        schedules=[Cron(d.cron, timezone=TIMEZONE)] if d.cron else None,
+    )
 
 
 def runner_deployments(
     catalog_path: str | None = None, out_dir: str = str(DEFAULT_OUT), build_cron: str = BUILD_CRON
 ) -> list:
     """The deployments as Prefect builds them for ``serve``."""
-    from prefect.schedules import Cron
-
-    return [
-        d.flow.to_deployment(
-            name=d.name,
-            parameters=d.parameters,
-            schedules=[Cron(d.cron, timezone=TIMEZONE)] if d.cron else None,
-        )
-        for d in deployments(catalog_path, out_dir, build_cron)
-    ]
+    return [runner_deployment(d) for d in deployments(catalog_path, out_dir, build_cron)]
 
 
 def prefect_yaml(catalog_path: str | None = None, out_dir: str = str(DEFAULT_OUT)) -> str:

@@ -208,7 +208,11 @@ def sweep_staged(ws: Workspace, max_age: float = STAGED_MAX_AGE) -> list[Path]:
     limit = time.time() - max_age
     removed = []
     for path in ws.staged.iterdir():
-        if path.lstat().st_mtime < limit:
+        try:
+            old = path.lstat().st_mtime < limit
+        except FileNotFoundError:  # a load removing its own files meanwhile
+            continue
+        if old:
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
             else:

@@ -166,9 +166,18 @@ def test_make_serve_fires_the_build_on_its_cron_and_publishes(tmp_path, httpserv
             [tool("prefect"), "deployment", "run", f"pana-harvest-source/harvest-{broken}"],
             env={**env, "PREFECT_API_URL": api}, check=True, capture_output=True, timeout=60,
         )  # fmt: skip
-        notice = wait_for(lambda: httpserver.log, 120, "the failed harvest's webhook notice")
-        assert notice[0][0].get_json()["flow"] == "pana-harvest-source"
-        assert notice[0][0].get_json()["state"] == "Failed"
+
+        def notices():
+            found = [r.get_json() for r, _ in httpserver.log]
+            return [n for n in found if n["flow"] == "pana-harvest-source"]
+
+        notice = wait_for(notices, 120, "the failed harvest's webhook notice")
+        assert [n["state"] for n in notice] == ["Failed"]
+
+        subprocess.run(  # the next build now, rather than at the next minute's cron
+            [tool("prefect"), "deployment", "run", "pana-build/build"],
+            env={**env, "PREFECT_API_URL": api}, check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
 
         def stale():  # the next build: the others fresh, the broken one on its last harvest
             run = json.loads((out / "work" / "last_run.json").read_text())
@@ -179,7 +188,7 @@ def test_make_serve_fires_the_build_on_its_cron_and_publishes(tmp_path, httpserv
         assert {k: v for k, v in status.items() if k != broken} == {
             s.id: "ok" for s in catalog.sources if s.id != broken
         }
-        latest = json.loads((out / "versions.json").read_text())["latest"]
+        latest = json.loads((out / "work" / "last_run.json").read_text())["version"]
         sources = {s for a in csv.DictReader((out / latest / "actors.csv").open()) for s in
                    a["sources"].split("|")}  # fmt: skip
         assert broken in sources  # its last good harvest is still published
@@ -193,7 +202,8 @@ def test_make_serve_fires_the_build_on_its_cron_and_publishes(tmp_path, httpserv
         assert harvests() == {f"harvest-{s.id}": False for s in catalog.sources}
         data = yaml.safe_load(catalog_path.read_text(encoding="utf-8"))
         data["sources"] = [s for s in data["sources"] if s["id"] != "ligue-guidasso"]
-        data["sources"].append({**data["sources"][0], "id": "lieux-copie"})
+        rnma = next(s for s in data["sources"] if s["id"] == "rnma-maisons-associations")
+        data["sources"].append({**rnma, "id": "lieux-copie"})
         catalog_path.write_text("sources: [{id: broken", encoding="utf-8")  # a typo first
         time.sleep(5)
         catalog_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
@@ -206,8 +216,20 @@ def test_make_serve_fires_the_build_on_its_cron_and_publishes(tmp_path, httpserv
             "the catalog's new deployment served and the removed one paused",
         )
         log = (tmp_path / "serve.log").read_text()
-        assert "changed but is invalid, still serving the previous one" in log
-        assert "changed: restarting to serve its deployments" in log
+        assert "catalog invalid, still serving the previous deployments" in log
+        assert "catalog changed: deployment harvest-lieux-copie served" in log
+        # The running runner serves the new deployment: a run of it completes.
+        subprocess.run(
+            [tool("prefect"), "deployment", "run", "pana-harvest-source/harvest-lieux-copie"],
+            env={**env, "PREFECT_API_URL": api}, check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+
+        def copy_harvested():
+            path = out / "work" / "outcomes" / "lieux-copie.json"
+            return path.exists() and json.loads(path.read_text())
+
+        outcome = wait_for(copy_harvested, 120, "a run of the new source's deployment")
+        assert outcome.get("error") is None, outcome
     finally:
         for process in processes:
             try:
@@ -292,27 +314,27 @@ def test_a_prefect_rate_limit_spaces_the_harvests_requests(
     """The flows' throttle takes a slot of the server's `api-<host>` limit before each request:
     with a limit of one slot decaying at 2 per second, four requests need at least 1.5 s. The
     limit lives on the Prefect server, so every process harvesting that API shares it."""
-    import math
     import time
 
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 
     import flows.pipeline as fp
-    from pana_data.archive import Archive
-    from pana_data.http import HttpClient
+    from pana_data import pipeline as lib
 
-    httpserver.expect_request("/x").respond_with_data("ok", content_type="text/plain")
+    httpserver.expect_request("/x.csv").respond_with_data("Nom\nMaison\n", content_type="text/csv")
     host = httpserver.host
     monkeypatch.setattr(fp, "_LIMITS", {})
+    path = tmp_path / "catalog.yaml"
+    source = {"id": "api", "kind": "table", "url": httpserver.url_for("/x.csv"), "licence": "x",
+              "mapping": {"nom": "Nom"}, "rate_limit": 1000}  # fmt: skip
+    path.write_text(yaml.safe_dump({"sources": [source]}), encoding="utf-8")
+    catalog, ws = load_catalog(path), lib.Workspace(tmp_path / "out")
 
-    def four_requests() -> float:
-        client = HttpClient(
-            Archive(tmp_path / "archive"), rate=math.inf, throttle=fp.api_rate_limit
-        )
+    def four_requests() -> float:  # four harvests, as the flows' fetch task makes them
         start = time.monotonic()
-        for i in range(4):
-            client.fetch("s", httpserver.url_for(f"/x?i={i}"))
+        for _ in range(4):
+            fp.fetch.fn(catalog, "api", ws)
         return time.monotonic() - start
 
     name = f"api-{fp._key(host)}"
