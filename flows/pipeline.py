@@ -161,7 +161,21 @@ def notify_failure(flow, flow_run, state) -> None:
         get_run_logger().error("webhook to %s failed: %s", host, type(exc).__name__)
 
 
-@flow(name="pana-harvest-source", on_failure=[notify_failure], on_crashed=[notify_failure])
+def record_crash(flow, flow_run, state) -> None:
+    """``on_crashed`` hook of ``harvest_source``: a harvest whose process died (killed, out of
+    memory) never reached its own ``record_outcome``; without this the next build would count
+    the source's previous outcome, and call it ok rather than stale."""
+    params = flow_run.parameters or {}
+    ws = lib.Workspace(Path(params.get("out_dir") or lib.DEFAULT_OUT))
+    with ws.store_lock():
+        lib.record_outcome(ws, params["source_id"], f"crashed: {state.message}")
+
+
+@flow(
+    name="pana-harvest-source",
+    on_failure=[notify_failure],
+    on_crashed=[record_crash, notify_failure],
+)
 def harvest_source(
     source_id: str, catalog_path: str | None = None, out_dir: str = str(lib.DEFAULT_OUT)
 ) -> str:

@@ -349,3 +349,30 @@ def test_a_prefect_rate_limit_spaces_the_harvests_requests(
         with get_client(sync_client=True) as client:
             client.delete_global_concurrency_limit_by_name(name)
     assert len(httpserver.log) == 4
+
+
+def test_a_crashed_harvest_is_recorded_so_the_build_marks_its_source_stale(tmp_path):
+    """The runner calls ``on_crashed`` hooks when a harvest's process dies; the hook records the
+    crash, and the next build uses the source's last good harvest and says it is stale."""
+    from types import SimpleNamespace
+
+    from flows.pipeline import harvest_source, record_crash
+    from pana_data import pipeline as lib
+
+    assert record_crash in harvest_source.on_crashed_hooks
+    out = tmp_path / "out"
+    lib.run_pipeline(None, out)
+    source = "ligue-guidasso"
+    run = SimpleNamespace(
+        parameters={"source_id": source, "catalog_path": None, "out_dir": str(out)}
+    )
+    record_crash(harvest_source, run, SimpleNamespace(message="Flow run process exited with -9"))
+    ws = lib.Workspace(out)
+    catalog = load_catalog(None)
+    assert lib.recorded_failures(catalog, ws) == {
+        source: "crashed: Flow run process exited with -9"
+    }
+    lib.build_stage(catalog, ws)
+    status = {s["source_id"]: s["status"] for s in json.loads(ws.last_run.read_text())["sources"]}
+    assert status[source] == "stale"
+    assert {v for k, v in status.items() if k != source} == {"ok"}
