@@ -21,7 +21,6 @@ import argparse
 import datetime as dt
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ import requests
 
 from benchmarks.rna import write_section
 from benchmarks.run import machine
+from flows.runners import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Prefect overhead"
@@ -43,12 +43,6 @@ MODES = {
     "temporary": (["--prefect"], False),
     "dask": (["--task-runner", "dask"], True),
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def timed(args: list[str], env: dict[str, str]) -> float:

@@ -1,9 +1,10 @@
 """Where ``pana run`` runs: in this process, or as the Prefect ``pipeline`` flow, its harvests on
 Prefect's thread pool or on a Dask cluster.
 
-Prefect costs a run about five seconds against a running server, and fifteen more when it has to
-start a temporary one; ``pana run`` therefore uses Prefect when a server is configured and runs
-the same stages in-process otherwise (``--prefect``/``--local`` decide instead)."""
+Prefect costs a run a few seconds against a running server, and about twenty when it has to
+start a temporary one (``make bench-prefect``); ``pana run`` therefore uses Prefect when a server
+is configured and runs the same stages in-process otherwise (``--prefect``/``--local`` decide
+instead)."""
 
 from __future__ import annotations
 
@@ -116,6 +117,13 @@ def dask_runner(address: str | None, workers: int):
     )
 
 
+def free_port() -> int:
+    """A TCP port free on the loopback interface, for a server started next."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @contextmanager
 def api_for_workers(address: str | None) -> Iterator[None]:
     """Make the Dask workers report to the flow's own Prefect server.
@@ -138,10 +146,7 @@ def api_for_workers(address: str | None) -> Iterator[None]:
 
     # A port of its own: without one, Prefect hands back the process's shared temporary server,
     # which this context would then stop under its other users.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = SubprocessASGIServer(port=port)
+    server = SubprocessASGIServer(port=free_port())
     server.start()
     before = os.environ.get("PREFECT_API_URL")
     os.environ["PREFECT_API_URL"] = server.api_url  # inherited by the worker processes

@@ -100,7 +100,7 @@ def included(
 
 
 def stage_register(
-    spec: SourceSpec, register: Register, body: ArchivedBody, folder: Path, token: str = ""
+    spec: SourceSpec, register: Register, body: ArchivedBody, folder: Path, token: str
 ) -> StagedRegister:
     """Load a register's archived body into DuckDB, check its shape, write it to Parquet and
     validate the included entries."""
@@ -124,8 +124,7 @@ def stage_register(
                     f'SELECT count("{name}") / greatest(count(*), 1) FROM "entries"'
                 ).fetchone()
                 filled[name] = float(count[0])
-            stem = f"{spec.id}.{token}" if token else spec.id
-            parquet = folder / f"{stem}.register.parquet"
+            parquet = folder / f"{spec.id}.{token}.register.parquet"
             con.execute(f"COPY \"entries\" TO '{_sql_path(parquet)}' (FORMAT parquet)")
             result = validate_rows(spec, included(spec, register, con, "entries"))
         finally:

@@ -150,11 +150,11 @@ def parse_source(spec: SourceSpec, body: ArchivedBody) -> ParseResult:
     return validate_rows(spec, get_parser(spec.parse_as or spec.kind)(spec, body))
 
 
-def write_staged(result: ParseResult, folder: Path, token: str = "") -> dict[str, str]:
+def write_staged(result: ParseResult, folder: Path, token: str) -> dict[str, str]:
     """Write the stage's output as JSON lines, for the load stage to read. ``token`` makes the
     names this parse's own, so that two runs parsing the same source never share a file."""
     folder.mkdir(parents=True, exist_ok=True)
-    stem = f"{result.source_id}.{token}" if token else result.source_id
+    stem = f"{result.source_id}.{token}"
     paths = {
         "records": folder / f"{stem}.records.jsonl",
         "rejects": folder / f"{stem}.rejects.jsonl",

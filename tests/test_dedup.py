@@ -27,7 +27,7 @@ def load(tmp_path, con, source_id, rows):
         for i, (rid, fields) in enumerate(rows, 1)
     ]
     result = validate_rows(spec, raws)
-    staged = write_staged(result, tmp_path / "staged")
+    staged = write_staged(result, tmp_path / "staged", "test")
     body = Archive(tmp_path / "raw").put(source_id, "x", repr(rows).encode())
     load_source(con, source_id, staged, body, result.summary())
 

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from flows.deployments import BUILD_CRON, CRON, deployments, prefect_yaml
+from flows.runners import free_port
 from pana_data.catalog import load_catalog
 from tests.helpers import ROOT
 
@@ -75,14 +76,6 @@ def test_harvests_and_build_as_separate_flows(prefect_harness, tmp_path):
     status = {s["source_id"]: s["status"] for s in run["sources"]}
     assert status["rnma-maisons-associations"] == "stale"
     assert {v for k, v in status.items() if k != "rnma-maisons-associations"} == {"ok"}
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(check, seconds: float, what: str):
