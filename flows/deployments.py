@@ -84,6 +84,8 @@ def serve_all(
     for d in served.values():
         runner.add_deployment(runner_deployment(d))
     pause_removed_harvests(set(served), out_dir)
+    for d in served.values():  # what a maintainer wants to see first
+        print(f"serving {d.name}: {d.cron + ' ' + TIMEZONE if d.cron else 'on demand'}", flush=True)
     if watch:
         threading.Thread(
             target=watch_catalog,
