@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 
+STARTUP_TIMEOUT = 90  # seconds a temporary Prefect server may take to answer
+
 
 class Runner(StrEnum):
     thread = "thread"
@@ -85,6 +87,8 @@ def run_flow(
     # Offline by default: no telemetry from a temporary Prefect server.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    # Prefect waits 20 s for a temporary server; a fresh database on a busy machine needs more.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", str(STARTUP_TIMEOUT))
     from flows.pipeline import pipeline
 
     if runner is Runner.thread:
@@ -147,7 +151,7 @@ def api_for_workers(address: str | None) -> Iterator[None]:
     # A port of its own: without one, Prefect hands back the process's shared temporary server,
     # which this context would then stop under its other users.
     server = SubprocessASGIServer(port=free_port())
-    server.start()
+    server.start(timeout=STARTUP_TIMEOUT)
     before = os.environ.get("PREFECT_API_URL")
     os.environ["PREFECT_API_URL"] = server.api_url  # inherited by the worker processes
     try:
