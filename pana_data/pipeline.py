@@ -190,11 +190,16 @@ def parse_stage(catalog: Catalog, source_id: str, harvested: Harvest, ws: Worksp
     parse, so that two runs of one source never mix; a failed parse leaves none behind."""
     token = uuid.uuid4().hex[:12]
     try:
-        return _parse(catalog, source_id, harvested, ws, token)
+        return {**_parse(catalog, source_id, harvested, ws, token), "token": token}
     except BaseException:
-        for path in ws.staged.glob(f"{glob.escape(source_id)}.{token}.*"):
-            path.unlink(missing_ok=True)
+        _discard_staged(ws, source_id, token)
         raise
+
+
+def _discard_staged(ws: Workspace, source_id: str, token: str) -> None:
+    """Remove the staged files of one parse (records, rejects, warnings, register Parquet)."""
+    for path in ws.staged.glob(f"{glob.escape(source_id)}.{token}.*"):
+        path.unlink(missing_ok=True)
 
 
 STAGED_MAX_AGE = 86400  # seconds: older staged files were left by a killed run
@@ -273,9 +278,7 @@ def load_stage(source_id: str, parsed: dict, harvested: Harvest, ws: Workspace) 
             _load(source_id, parsed, harvested, ws)
             record_outcome(ws, source_id, None)  # under the lock: a build sees both or neither
     finally:  # staged files serve one load; the archive keeps the raw bytes to parse again
-        for path in [*parsed["staged"].values(), parsed.get("register")]:
-            if path:
-                Path(path).unlink(missing_ok=True)
+        _discard_staged(ws, source_id, parsed["token"])
 
 
 def _load(source_id: str, parsed: dict, harvested: Harvest, ws: Workspace) -> None:

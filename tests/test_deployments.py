@@ -133,6 +133,11 @@ def test_make_serve_fires_the_build_on_its_cron_and_publishes(tmp_path, httpserv
                 return False
 
         wait_for(healthy, 90, "the Prefect server")
+
+        def run_deployment(name):  # as its schedule would, now
+            subprocess.run([tool("prefect"), "deployment", "run", name], timeout=60, check=True,
+                           env={**env, "PREFECT_API_URL": api}, capture_output=True)  # fmt: skip
+
         serve = make + ["serve", f"CATALOG={catalog_path}", f"OUT={out}", "BUILD_CRON=* * * * *",
                         "WATCH=2"]  # fmt: skip
         processes.append(subprocess.Popen(serve, cwd=ROOT, env=env, stdout=logs[1],
@@ -155,10 +160,7 @@ def test_make_serve_fires_the_build_on_its_cron_and_publishes(tmp_path, httpserv
         wait_for(listed, 60, "the run's artifacts in `prefect artifact ls`")
 
         # The broken source's own deployment runs (as its schedule would) and fails.
-        subprocess.run(
-            [tool("prefect"), "deployment", "run", f"pana-harvest-source/harvest-{broken}"],
-            env={**env, "PREFECT_API_URL": api}, check=True, capture_output=True, timeout=60,
-        )  # fmt: skip
+        run_deployment(f"pana-harvest-source/harvest-{broken}")
 
         def notices():
             found = [r.get_json() for r, _ in httpserver.log]
@@ -167,10 +169,7 @@ def test_make_serve_fires_the_build_on_its_cron_and_publishes(tmp_path, httpserv
         notice = wait_for(notices, 120, "the failed harvest's webhook notice")
         assert [n["state"] for n in notice] == ["Failed"]
 
-        subprocess.run(  # the next build now, rather than at the next minute's cron
-            [tool("prefect"), "deployment", "run", "pana-build/build"],
-            env={**env, "PREFECT_API_URL": api}, check=True, capture_output=True, timeout=60,
-        )  # fmt: skip
+        run_deployment("pana-build/build")  # now, not at the next minute's cron
 
         def stale():  # the next build: the others fresh, the broken one on its last harvest
             run = json.loads((out / "work" / "last_run.json").read_text())
@@ -212,10 +211,7 @@ def test_make_serve_fires_the_build_on_its_cron_and_publishes(tmp_path, httpserv
         assert "catalog invalid, still serving the previous deployments" in log
         assert "catalog changed: deployment harvest-lieux-copie served" in log
         # The running runner serves the new deployment: a run of it completes.
-        subprocess.run(
-            [tool("prefect"), "deployment", "run", "pana-harvest-source/harvest-lieux-copie"],
-            env={**env, "PREFECT_API_URL": api}, check=True, capture_output=True, timeout=60,
-        )  # fmt: skip
+        run_deployment("pana-harvest-source/harvest-lieux-copie")
 
         def copy_harvested():
             path = out / "work" / "outcomes" / "lieux-copie.json"
